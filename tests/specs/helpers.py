@@ -14,6 +14,7 @@ import yaml
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = ROOT / "specs"
@@ -52,7 +53,9 @@ def operations(spec: dict[str, Any]) -> dict[str, tuple[str, str, dict[str, Any]
     return found
 
 
-def parameters(spec: dict[str, Any], op: dict[str, Any], path_item: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+def parameters(
+    spec: dict[str, Any], op: dict[str, Any], path_item: dict[str, Any]
+) -> dict[tuple[str, str], dict[str, Any]]:
     """(in, name) -> resolved parameter, path-item level first, operation level overriding."""
     params: dict[tuple[str, str], dict[str, Any]] = {}
     for raw in [*path_item.get("parameters", []), *op.get("parameters", [])]:
@@ -63,10 +66,13 @@ def parameters(spec: dict[str, Any], op: dict[str, Any], path_item: dict[str, An
 
 def validator_for(spec: dict[str, Any], schema: dict[str, Any]) -> Draft202012Validator:
     """A validator for `schema` whose `#/components/...` refs resolve inside `spec`."""
-    registry: Registry = Registry().with_resource("urn:spec", Resource.from_contents(spec))
+    resource = Resource.from_contents(spec, default_specification=DRAFT202012)
+    registry: Registry = Registry().with_resource("urn:spec", resource)
     root = dict(schema)
     root.setdefault("$schema", "https://json-schema.org/draft/2020-12/schema")
-    return Draft202012Validator(_rebase(root), registry=registry)
+    return Draft202012Validator(
+        _rebase(root), registry=registry, format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
 
 
 def _rebase(node: Any) -> Any:
