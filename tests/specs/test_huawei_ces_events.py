@@ -499,8 +499,9 @@ def test_fixtures_validate():
     spec = load_spec(API_ID)
     folder = FIXTURES / API_ID / OP_ID
     files = sorted(folder.glob("*.json"))
-    assert folder / "201.json" in files
-    assert load_fixture(folder / "201.json") == EXAMPLE_RESPONSE
+    # A named fixture: by default the 201 is generated, one item per reported event.
+    assert folder / "201.created.json" in files
+    assert load_fixture(folder / "201.created.json") == EXAMPLE_RESPONSE
     for path in files:
         status = path.name.split(".")[0]
         assert re.fullmatch(r"\d{3}(\.[A-Za-z0-9_-]+)?\.json", path.name), path
