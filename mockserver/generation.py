@@ -187,7 +187,9 @@ class _Compiler:
                     if echoed is not _MISSING:
                         out[prop_name] = echoed
                         continue
-                    if not is_required and (gctx.depth > MAX_DEPTH or gctx.rng.random() < 0.25):
+                    # Optional properties are always shown (the full documented shape),
+                    # except past MAX_DEPTH, which is what bounds recursive schemas.
+                    if not is_required and gctx.depth > MAX_DEPTH:
                         continue
                     # Descend into the matching part of the request body, if any.
                     gctx.body = source.get(prop_name)
