@@ -232,8 +232,12 @@ def _check_body(op: Operation, request: RequestRecord) -> tuple[Any, list[Violat
         return None, [Violation("body", "", exc.rule, exc.message)]
     if media.validator is None:
         return body, []
+    try:
+        errors = list(media.validator.iter_errors(body))
+    except RecursionError:
+        return None, [Violation("body", "", "depth", "the body is nested too deeply to be checked")]
     found = []
-    for error in sorted(media.validator.iter_errors(body), key=lambda e: list(e.absolute_path)):
+    for error in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path]):
         name = error_field(error)
         where = f"body field '{name}'" if name else "body"
         found.append(Violation("body", name, str(error.validator),
