@@ -1,0 +1,54 @@
+"""The command line: validate, routes, and serve's start-up errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mockserver.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+MINI = Path(__file__).parent / "data" / "mini.yaml"
+
+
+def test_validate_bundled(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate"]) == 0
+    assert capsys.readouterr().out.startswith("ok: 4 APIs, 25 operations")
+
+
+def test_validate_reports_a_bad_spec(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("openapi: 3.1.0\ninfo: {title: x}\npaths: {}\n", encoding="utf-8")
+    assert main(["validate", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert str(bad) in err and "version" in err
+    assert "Traceback" not in err
+
+
+def test_validate_reports_a_bad_fixture(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "fixtures" / "mini" / "createThing"
+    folder.mkdir(parents=True)
+    (folder / "201.json").write_text('{"name": 5}', encoding="utf-8")
+    assert main(["validate", str(MINI), "--fixtures", str(tmp_path / "fixtures")]) == 1
+    assert "201.json: name: does not match" in capsys.readouterr().err
+
+
+def test_routes_lists_every_operation(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["routes"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 25
+    assert any("harness-iacm.sendModuleEvent" in line and "[200 400 401" in line for line in lines)
+
+
+def test_serve_refuses_a_bad_spec_without_a_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("openapi: 3.1.0\ninfo: [\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "mockserver", "serve", str(bad), "--port", "0"],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 1
+    assert str(bad) in done.stderr and "line" in done.stderr
+    assert "Traceback" not in done.stderr
+
