@@ -40,11 +40,23 @@ class LiveServer:
 
     def __init__(self, *args: str) -> None:
         # stderr (one log line per request) goes to a file, so a full pipe never blocks it.
-        self.log = tempfile.TemporaryFile(mode="w+")
+        self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed in stop)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "mockserver", "serve", "--host", "127.0.0.1", "--port", "0",
-             *args],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=self.log, text=True,
+            [
+                sys.executable,
+                "-m",
+                "mockserver",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                *args,
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         assert self.process.stdout is not None

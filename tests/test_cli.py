@@ -46,9 +46,13 @@ def test_routes_lists_every_operation(capsys: pytest.CaptureFixture[str]) -> Non
 def test_serve_refuses_a_bad_spec_without_a_traceback(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("openapi: 3.1.0\ninfo: [\n", encoding="utf-8")
-    done = subprocess.run([sys.executable, "-m", "mockserver", "serve", str(bad), "--port", "0"],
-                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", "mockserver", "serve", str(bad), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
     assert done.returncode == 1
     assert str(bad) in done.stderr and "line" in done.stderr
     assert "Traceback" not in done.stderr
-

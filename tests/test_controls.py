@@ -27,26 +27,35 @@ def test_no_headers_no_controls(engine: Engine) -> None:
 
 def test_prefer_is_parsed_like_prism() -> None:
     assert _prefer('code=500, example="doc"; dynamic=true') == {
-        "code": "500", "example": "doc", "dynamic": "true"}
+        "code": "500",
+        "example": "doc",
+        "dynamic": "true",
+    }
 
 
 def test_x_mock_headers_win_over_prefer(engine: Engine) -> None:
-    controls = decode({"x-mock-status": "404", "prefer": "code=500"},
-                      op(engine, "sendModuleEvent"), engine.fixtures)
+    controls = decode(
+        {"x-mock-status": "404", "prefer": "code=500"},
+        op(engine, "sendModuleEvent"),
+        engine.fixtures,
+    )
     assert controls.status == 404
 
 
-@pytest.mark.parametrize(("headers", "control"), [
-    ({"x-mock-status": "503"}, "X-Mock-Status"),
-    ({"x-mock-status": "abc"}, "X-Mock-Status"),
-    ({"prefer": "code=201"}, "X-Mock-Status"),
-    ({"x-mock-example": "nope"}, "X-Mock-Example"),
-    ({"x-mock-dynamic": "maybe"}, "X-Mock-Dynamic"),
-    ({"x-mock-seed": "1.5"}, "X-Mock-Seed"),
-    ({"x-mock-delay": "-5"}, "X-Mock-Delay"),
-    ({"x-mock-delay": "600001"}, "X-Mock-Delay"),
-    ({"x-mock-fault": "explode"}, "X-Mock-Fault"),
-])
+@pytest.mark.parametrize(
+    ("headers", "control"),
+    [
+        ({"x-mock-status": "503"}, "X-Mock-Status"),
+        ({"x-mock-status": "abc"}, "X-Mock-Status"),
+        ({"prefer": "code=201"}, "X-Mock-Status"),
+        ({"x-mock-example": "nope"}, "X-Mock-Example"),
+        ({"x-mock-dynamic": "maybe"}, "X-Mock-Dynamic"),
+        ({"x-mock-seed": "1.5"}, "X-Mock-Seed"),
+        ({"x-mock-delay": "-5"}, "X-Mock-Delay"),
+        ({"x-mock-delay": "600001"}, "X-Mock-Delay"),
+        ({"x-mock-fault": "explode"}, "X-Mock-Fault"),
+    ],
+)
 def test_nonsense_controls_list_what_is_valid(engine: Engine, headers, control) -> None:
     with pytest.raises(BadControl) as caught:
         decode(headers, op(engine, "sendModuleEvent"), engine.fixtures)
@@ -81,8 +90,9 @@ def test_forced_example_and_dynamic(client: FlaskClient) -> None:
     assert client.get(path, headers={"Prefer": "example=sample"}).json == sample.json
     fixture_400 = client.post(MODULE, headers={**KEY, "X-Mock-Status": "400"}, json=OK)
     assert json.loads(fixture_400.data)["message"] == "parameter 'p' must be an integer"
-    dynamic = client.post(MODULE, headers={**KEY, "X-Mock-Status": "400",
-                                           "X-Mock-Dynamic": "true"}, json=OK)
+    dynamic = client.post(
+        MODULE, headers={**KEY, "X-Mock-Status": "400", "X-Mock-Dynamic": "true"}, json=OK
+    )
     assert dynamic.status_code == 400 and dynamic.data != fixture_400.data
 
 

@@ -40,13 +40,18 @@ class Call:
         if self.body is not None:
             data = json.dumps(self.body).encode()
             headers.setdefault("Content-Type", "application/json")
-        return requests.request(self.method, server.url + self.path, headers=headers, data=data,
-                                timeout=10)
+        return requests.request(
+            self.method, server.url + self.path, headers=headers, data=data, timeout=10
+        )
 
 
 def huawei_event(**overrides: Any) -> dict[str, Any]:
-    event = {"event_name": "systemInvaded", "event_source": "financial.System",
-             "time": int(time.time() * 1000), "detail": {"event_level": "Major"}}
+    event = {
+        "event_name": "systemInvaded",
+        "event_source": "financial.System",
+        "time": int(time.time() * 1000),
+        "detail": {"event_level": "Major"},
+    }
     event.update(overrides)
     return event
 
@@ -59,8 +64,13 @@ def valid_calls() -> list[Call]:
     job = {"triggerName": "renewal", "triggerGroup": "policies"}
     return [
         Call(e, "queryEvents", "GET", f"{q}/?page_size=10&inventory_project=test"),
-        Call(e, "createEvent", "POST", "/internal/create-event",
-             body={"id": "123", "type": "CREATE_INVENTORY_PROJECT", "username": "user"}),
+        Call(
+            e,
+            "createEvent",
+            "POST",
+            "/internal/create-event",
+            body={"id": "123", "type": "CREATE_INVENTORY_PROJECT", "username": "user"},
+        ),
         Call(e, "queryInventoryEvents", "GET", f"{q}/inventory/"),
         Call(e, "queryInventoryProjectEvents", "GET", f"{q}/inventory/shop/"),
         Call(e, "queryInventoryApplicationEvents", "GET", f"{q}/inventory/shop/web/"),
@@ -68,23 +78,57 @@ def valid_calls() -> list[Call]:
         Call(e, "queryStateEvents", "GET", f"{q}/project/?page_from=99"),
         Call(e, "queryStateProjectEvents", "GET", f"{q}/project/shop/"),
         Call(e, "queryStateEnvironmentEvents", "GET", f"{q}/project/shop/prod/"),
-        Call(e, "queryStateDeploymentEvents", "GET", f"{q}/project/shop/prod/deployment?deployment=web"),
+        Call(
+            e,
+            "queryStateDeploymentEvents",
+            "GET",
+            f"{q}/project/shop/prod/deployment?deployment=web",
+        ),
         Call(e, "getProjectSubscriptions", "GET", "/api/v1/events/subscriptions/project/shop/"),
-        Call(e, "putProjectSubscriptions", "PUT", "/api/v1/events/subscriptions/project/shop/",
-             body=[{"type": "webhook", "url": "https://hooks.example.com/events"}]),
-        Call(h, "sendModuleEvent", "POST", "/iacm/api/modules/146/events", headers=KEY,
-             body={"account": "7", "eventType": "apply", "org": "v", "project": "7ja"}),
-        Call(h, "sendWorkspaceEvent", "POST", "/iacm/api/orgs/yvt/projects/n/workspaces/vx/events",
-             headers={**KEY, "Harness-Account": "g6"}, body={"event_type": "plan"}),
-        Call(w, "reportEvents", "POST", "/V1.0/0a1b2c3d/events",
-             body=[huawei_event(), huawei_event(event_name="systemParalysis")]),
+        Call(
+            e,
+            "putProjectSubscriptions",
+            "PUT",
+            "/api/v1/events/subscriptions/project/shop/",
+            body=[{"type": "webhook", "url": "https://hooks.example.com/events"}],
+        ),
+        Call(
+            h,
+            "sendModuleEvent",
+            "POST",
+            "/iacm/api/modules/146/events",
+            headers=KEY,
+            body={"account": "7", "eventType": "apply", "org": "v", "project": "7ja"},
+        ),
+        Call(
+            h,
+            "sendWorkspaceEvent",
+            "POST",
+            "/iacm/api/orgs/yvt/projects/n/workspaces/vx/events",
+            headers={**KEY, "Harness-Account": "g6"},
+            body={"event_type": "plan"},
+        ),
+        Call(
+            w,
+            "reportEvents",
+            "POST",
+            "/V1.0/0a1b2c3d/events",
+            body=[huawei_event(), huawei_event(event_name="systemParalysis")],
+        ),
         Call(s, "fetchEvent", "GET", f"{t}/abc"),
         Call(s, "fetchEventsForRequest", "GET", f"{t}/request/req-1"),
         Call(s, "fetchEvents", "GET", f"{t}/list?startTimestamp=2025-01-01T00:00:00Z&pageSize=5"),
         Call(s, "fetchScheduledPolicyEvents", "GET", f"{t}/schedules/policy/pol-1"),
         Call(s, "resumeFailedScheduledEvent", "POST", f"{t}/schedules/failed/resume", body=job),
-        Call(s, "fetchFailedScheduledTenantEvents", "GET", f"{t}/schedules/tenant/failed/list?offset=0&count=5"),
-        Call(s, "fetchFailedScheduledPolicyEvents", "GET", f"{t}/schedules/policy/pol-1/failed/list"),
+        Call(
+            s,
+            "fetchFailedScheduledTenantEvents",
+            "GET",
+            f"{t}/schedules/tenant/failed/list?offset=0&count=5",
+        ),
+        Call(
+            s, "fetchFailedScheduledPolicyEvents", "GET", f"{t}/schedules/policy/pol-1/failed/list"
+        ),
         Call(s, "fetchFailedScheduledEventsByState", "GET", f"{t}/schedules/failed/queued/list"),
         Call(s, "fetchFailedScheduledEvents", "GET", f"{t}/schedules/failed/list"),
         Call(s, "deleteFailedScheduledEvent", "DELETE", f"{t}/schedules/failed", body=job),
@@ -147,71 +191,231 @@ def invalid_calls() -> list[Bad]:
     q = "/api/v1/events/query"
     return [
         # harness-iacm: goa errors in application/vnd.goa.error
-        Bad("security", Call(h, "sendModuleEvent", "POST", module, body=ok_module), 401,
-            ("x-api-key",)),
-        Bad("required", Call(h, "sendModuleEvent", "POST", module, KEY,
-                             body={"eventType": "x", "org": "v", "project": "p"}), 400, ("account",)),
-        Bad("type", Call(h, "sendModuleEvent", "POST", module, KEY, body={**ok_module, "org": 5}),
-            400, ("org", "string")),
-        Bad("enum", Call(h, "sendWorkspaceEvent", "POST", workspace,
-                         {**KEY, "Harness-Account": "g6"}, body={"event_type": "exploded"}),
-            400, ("event_type", "exploded")),
-        Bad("required-header", Call(h, "sendWorkspaceEvent", "POST", workspace, KEY,
-                                    body={"event_type": "plan"}), 400, ("Harness-Account",)),
-        Bad("nested-required", Call(h, "sendWorkspaceEvent", "POST", workspace,
-                                    {**KEY, "Harness-Account": "g6"},
-                                    body={"event_type": "plan",
-                                          "metadata": {"drift_counts": {"added": 1}}}),
-            400, ("metadata.drift_counts.changed", "metadata.drift_counts.deleted")),
-        Bad("syntax", Call(h, "sendModuleEvent", "POST", module,
-                           {**KEY, "Content-Type": "application/json"}, raw=b'{"account": '),
-            400, ("not valid JSON",)),
-        Bad("content-type", Call(h, "sendModuleEvent", "POST", module,
-                                 {**KEY, "Content-Type": "text/plain"}, raw=b"hello"),
-            400, ("text/plain", "application/json")),
-        Bad("all-failures", Call(h, "sendModuleEvent", "POST", module, KEY, body={}), 400,
-            ("account", "eventType", "org", "project")),
+        Bad(
+            "security",
+            Call(h, "sendModuleEvent", "POST", module, body=ok_module),
+            401,
+            ("x-api-key",),
+        ),
+        Bad(
+            "required",
+            Call(
+                h,
+                "sendModuleEvent",
+                "POST",
+                module,
+                KEY,
+                body={"eventType": "x", "org": "v", "project": "p"},
+            ),
+            400,
+            ("account",),
+        ),
+        Bad(
+            "type",
+            Call(h, "sendModuleEvent", "POST", module, KEY, body={**ok_module, "org": 5}),
+            400,
+            ("org", "string"),
+        ),
+        Bad(
+            "enum",
+            Call(
+                h,
+                "sendWorkspaceEvent",
+                "POST",
+                workspace,
+                {**KEY, "Harness-Account": "g6"},
+                body={"event_type": "exploded"},
+            ),
+            400,
+            ("event_type", "exploded"),
+        ),
+        Bad(
+            "required-header",
+            Call(h, "sendWorkspaceEvent", "POST", workspace, KEY, body={"event_type": "plan"}),
+            400,
+            ("Harness-Account",),
+        ),
+        Bad(
+            "nested-required",
+            Call(
+                h,
+                "sendWorkspaceEvent",
+                "POST",
+                workspace,
+                {**KEY, "Harness-Account": "g6"},
+                body={"event_type": "plan", "metadata": {"drift_counts": {"added": 1}}},
+            ),
+            400,
+            ("metadata.drift_counts.changed", "metadata.drift_counts.deleted"),
+        ),
+        Bad(
+            "syntax",
+            Call(
+                h,
+                "sendModuleEvent",
+                "POST",
+                module,
+                {**KEY, "Content-Type": "application/json"},
+                raw=b'{"account": ',
+            ),
+            400,
+            ("not valid JSON",),
+        ),
+        Bad(
+            "content-type",
+            Call(
+                h,
+                "sendModuleEvent",
+                "POST",
+                module,
+                {**KEY, "Content-Type": "text/plain"},
+                raw=b"hello",
+            ),
+            400,
+            ("text/plain", "application/json"),
+        ),
+        Bad(
+            "all-failures",
+            Call(h, "sendModuleEvent", "POST", module, KEY, body={}),
+            400,
+            ("account", "eventType", "org", "project"),
+        ),
         # huawei-ces-events: a JSON string body
-        Bad("pattern", Call(w, "reportEvents", "POST", "/V1.0/p1/events",
-                            body=[huawei_event(event_name="1st")]), 400, ("[0].event_name",)),
-        Bad("maxLength", Call(w, "reportEvents", "POST", "/V1.0/p1/events",
-                              body=[huawei_event(detail={"content": "x" * 4097})]),
-            400, ("[0].detail.content",)),
-        Bad("maxItems", Call(w, "reportEvents", "POST", "/V1.0/p1/events",
-                             body=[huawei_event(detail={"dimensions": [
-                                 {"name": "instance_id", "value": str(i)} for i in range(5)]})]),
-            400, ("[0].detail.dimensions", "too long")),
-        Bad("time-window", Call(w, "reportEvents", "POST", "/V1.0/p1/events",
-                                body=[huawei_event(), huawei_event(time=1522121194000)]),
-            400, ("[1].time", "time window")),
-        Bad("path-length", Call(w, "reportEvents", "POST", "/V1.0/" + "p" * 65 + "/events",
-                                body=[huawei_event()]), 400, ("project_id",)),
-        Bad("minItems", Call(w, "reportEvents", "POST", "/V1.0/p1/events", body=[]), 400,
-            ("body",)),
+        Bad(
+            "pattern",
+            Call(
+                w, "reportEvents", "POST", "/V1.0/p1/events", body=[huawei_event(event_name="1st")]
+            ),
+            400,
+            ("[0].event_name",),
+        ),
+        Bad(
+            "maxLength",
+            Call(
+                w,
+                "reportEvents",
+                "POST",
+                "/V1.0/p1/events",
+                body=[huawei_event(detail={"content": "x" * 4097})],
+            ),
+            400,
+            ("[0].detail.content",),
+        ),
+        Bad(
+            "maxItems",
+            Call(
+                w,
+                "reportEvents",
+                "POST",
+                "/V1.0/p1/events",
+                body=[
+                    huawei_event(
+                        detail={
+                            "dimensions": [
+                                {"name": "instance_id", "value": str(i)} for i in range(5)
+                            ]
+                        }
+                    )
+                ],
+            ),
+            400,
+            ("[0].detail.dimensions", "too long"),
+        ),
+        Bad(
+            "time-window",
+            Call(
+                w,
+                "reportEvents",
+                "POST",
+                "/V1.0/p1/events",
+                body=[huawei_event(), huawei_event(time=1522121194000)],
+            ),
+            400,
+            ("[1].time", "time window"),
+        ),
+        Bad(
+            "path-length",
+            Call(w, "reportEvents", "POST", "/V1.0/" + "p" * 65 + "/events", body=[huawei_event()]),
+            400,
+            ("project_id",),
+        ),
+        Bad(
+            "minItems", Call(w, "reportEvents", "POST", "/V1.0/p1/events", body=[]), 400, ("body",)
+        ),
         # socotra-events: derived ValidationError
-        Bad("uuid", Call(s, "fetchEvent", "GET", "/event/not-a-uuid/events/abc"), 400,
-            ("tenantLocator", "uuid")),
-        Bad("integer-query", Call(s, "fetchEvents", "GET", f"{t}/list?pageSize=abc"), 400,
-            ("pageSize", "integer")),
-        Bad("date-time-query", Call(s, "fetchEvents", "GET", f"{t}/list?startTimestamp=yesterday"),
-            400, ("startTimestamp", "date-time")),
-        Bad("enum-path", Call(s, "fetchFailedScheduledEventsByState", "GET",
-                              f"{t}/schedules/failed/lost/list"), 400, ("failedJobState",)),
-        Bad("body-required", Call(s, "resumeFailedScheduledEvent", "POST",
-                                  f"{t}/schedules/failed/resume", body={"triggerName": "a"}),
-            400, ("triggerGroup",)),
-        Bad("missing-body", Call(s, "deleteFailedScheduledEvent", "DELETE", f"{t}/schedules/failed"),
-            400, ("body is required",)),
+        Bad(
+            "uuid",
+            Call(s, "fetchEvent", "GET", "/event/not-a-uuid/events/abc"),
+            400,
+            ("tenantLocator", "uuid"),
+        ),
+        Bad(
+            "integer-query",
+            Call(s, "fetchEvents", "GET", f"{t}/list?pageSize=abc"),
+            400,
+            ("pageSize", "integer"),
+        ),
+        Bad(
+            "date-time-query",
+            Call(s, "fetchEvents", "GET", f"{t}/list?startTimestamp=yesterday"),
+            400,
+            ("startTimestamp", "date-time"),
+        ),
+        Bad(
+            "enum-path",
+            Call(s, "fetchFailedScheduledEventsByState", "GET", f"{t}/schedules/failed/lost/list"),
+            400,
+            ("failedJobState",),
+        ),
+        Bad(
+            "body-required",
+            Call(
+                s,
+                "resumeFailedScheduledEvent",
+                "POST",
+                f"{t}/schedules/failed/resume",
+                body={"triggerName": "a"},
+            ),
+            400,
+            ("triggerGroup",),
+        ),
+        Bad(
+            "missing-body",
+            Call(s, "deleteFailedScheduledEvent", "DELETE", f"{t}/schedules/failed"),
+            400,
+            ("body is required",),
+        ),
         # escapekit-events: derived Error
-        Bad("integer-query", Call(e, "queryEvents", "GET", f"{q}/?page_size=ten"), 400,
-            ("page_size",)),
-        Bad("required-query", Call(e, "queryStateDeploymentEvents", "GET",
-                                   f"{q}/project/shop/prod/deployment"), 400, ("deployment",)),
-        Bad("enum", Call(e, "createEvent", "POST", "/internal/create-event",
-                         body={"type": "NOT_A_TYPE"}), 400, ("type",)),
-        Bad("format-uri", Call(e, "putProjectSubscriptions", "PUT",
-                               "/api/v1/events/subscriptions/project/shop/",
-                               body=[{"type": "webhook", "url": "not a url"}]), 400, ("[0].url",)),
+        Bad(
+            "integer-query",
+            Call(e, "queryEvents", "GET", f"{q}/?page_size=ten"),
+            400,
+            ("page_size",),
+        ),
+        Bad(
+            "required-query",
+            Call(e, "queryStateDeploymentEvents", "GET", f"{q}/project/shop/prod/deployment"),
+            400,
+            ("deployment",),
+        ),
+        Bad(
+            "enum",
+            Call(e, "createEvent", "POST", "/internal/create-event", body={"type": "NOT_A_TYPE"}),
+            400,
+            ("type",),
+        ),
+        Bad(
+            "format-uri",
+            Call(
+                e,
+                "putProjectSubscriptions",
+                "PUT",
+                "/api/v1/events/subscriptions/project/shop/",
+                body=[{"type": "webhook", "url": "not a url"}],
+            ),
+            400,
+            ("[0].url",),
+        ),
     ]
 
 
@@ -226,8 +430,14 @@ def test_invalid_request_gets_documented_error(live_server: LiveServer, bad: Bad
 
 
 def test_goa_error_has_every_field(live_server: LiveServer) -> None:
-    call = Call("harness-iacm", "sendModuleEvent", "POST", "/iacm/api/modules/146/events", KEY,
-                body={"account": 7})
+    call = Call(
+        "harness-iacm",
+        "sendModuleEvent",
+        "POST",
+        "/iacm/api/modules/146/events",
+        KEY,
+        body={"account": 7},
+    )
     body = call.send(live_server).json()
     assert body["name"] == "bad_request"
     assert body["fault"] is False and body["temporary"] is False and body["timeout"] is False
@@ -247,8 +457,13 @@ def test_same_resource_same_data_other_resource_other_data(live_server: LiveServ
 
 def test_huawei_answers_one_item_per_reported_event(live_server: LiveServer) -> None:
     names = ["alpha", "beta", "gamma"]
-    call = Call("huawei-ces-events", "reportEvents", "POST", "/V1.0/p1/events",
-                body=[huawei_event(event_name=n) for n in names])
+    call = Call(
+        "huawei-ces-events",
+        "reportEvents",
+        "POST",
+        "/V1.0/p1/events",
+        body=[huawei_event(event_name=n) for n in names],
+    )
     response = call.send(live_server)
     assert response.status_code == 201
     body = assert_conforms(call.api, call.operation_id, response)
@@ -266,8 +481,7 @@ def test_unknown_path_and_method_are_problems(live_server: LiveServer) -> None:
     assert slash.status_code == 404
     assert "/api/v1/events/query/" in slash.json()["detail"]
 
-    wrong = requests.delete(f"{live_server.url}/api/v1/events/subscriptions/project/p/",
-                            timeout=10)
+    wrong = requests.delete(f"{live_server.url}/api/v1/events/subscriptions/project/p/", timeout=10)
     assert wrong.status_code == 405
     assert wrong.headers["Allow"] == "GET, PUT"
     assert wrong.headers["Content-Type"] == "application/problem+json"
@@ -279,5 +493,9 @@ def test_health(live_server: LiveServer) -> None:
     body = response.json()
     assert body["status"] == "ok"
     assert body["operations"] == 25
-    assert sorted(body["apis"]) == ["escapekit-events", "harness-iacm", "huawei-ces-events",
-                                    "socotra-events"]
+    assert sorted(body["apis"]) == [
+        "escapekit-events",
+        "harness-iacm",
+        "huawei-ces-events",
+        "socotra-events",
+    ]

@@ -33,17 +33,21 @@ def test_valid_fixtures_are_indexed(tmp_path: Path) -> None:
     assert store.names(op, 201) == ["big"]
 
 
-@pytest.mark.parametrize(("relative", "body", "says"), [
-    ("mini/createThing/201.json", {"name": "ab"}, "does not match the 201 response schema"),
-    ("mini/createThing/201.json", "{not json", "not valid JSON"),
-    ("mini/nope/201.json", {}, "no operation 'nope'"),
-    ("mini/createThing/404.json", {}, "documents no status 404"),
-    ("mini/createThing/ok.json", {}, "<status>.json"),
-    ("mini/createThing/201.bad name.json", {}, "<status>.json"),
-    ("mini/201.json", {}, "<api-id>/<operationId>/<status>"),
-])
-def test_bad_fixtures_stop_start_up_naming_the_file(tmp_path: Path, relative: str, body: object,
-                                                    says: str) -> None:
+@pytest.mark.parametrize(
+    ("relative", "body", "says"),
+    [
+        ("mini/createThing/201.json", {"name": "ab"}, "does not match the 201 response schema"),
+        ("mini/createThing/201.json", "{not json", "not valid JSON"),
+        ("mini/nope/201.json", {}, "no operation 'nope'"),
+        ("mini/createThing/404.json", {}, "documents no status 404"),
+        ("mini/createThing/ok.json", {}, "<status>.json"),
+        ("mini/createThing/201.bad name.json", {}, "<status>.json"),
+        ("mini/201.json", {}, "<api-id>/<operationId>/<status>"),
+    ],
+)
+def test_bad_fixtures_stop_start_up_naming_the_file(
+    tmp_path: Path, relative: str, body: object, says: str
+) -> None:
     path = fixture(tmp_path, relative, body)
     with pytest.raises(SpecError) as caught:
         load_fixtures(tmp_path, load_apis([MINI]))
@@ -63,8 +67,9 @@ def test_fixtures_of_apis_not_loaded_are_ignored(tmp_path: Path) -> None:
     assert load_fixtures(tmp_path, load_apis([MINI])).bodies == {}
 
 
-@pytest.mark.parametrize("name", ["../../../etc/passwd", "..", "/etc/passwd", "a/b",
-                                  "created%2F..", "201"])
+@pytest.mark.parametrize(
+    "name", ["../../../etc/passwd", "..", "/etc/passwd", "a/b", "created%2F..", "201"]
+)
 def test_example_names_are_not_paths(client: FlaskClient, name: str) -> None:
     response = client.post("/V1.0/p1/events", headers={"X-Mock-Example": name}, json=[])
     assert response.status_code == 400

@@ -43,8 +43,9 @@ def every_response_schema() -> list[tuple[str, Any, Any]]:
                     for media_type, media in response.get("content", {}).items():
                         schema = media["schema"]
                         label = f"{path.stem} {method.upper()} {route} {status} {media_type}"
-                        found.append((label, compile_schema(schema, ctx),
-                                      validator_for(document, schema)))
+                        found.append(
+                            (label, compile_schema(schema, ctx), validator_for(document, schema))
+                        )
     return found
 
 
@@ -55,11 +56,16 @@ def test_there_are_response_schemas_to_check() -> None:
     assert len(RESPONSES) > 60
 
 
-@pytest.mark.parametrize(("label", "generator", "validator"), RESPONSES, ids=[r[0] for r in RESPONSES])
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@pytest.mark.parametrize(
+    ("label", "generator", "validator"), RESPONSES, ids=[r[0] for r in RESPONSES]
+)
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(seed=st.integers(min_value=0, max_value=2**64 - 1))
-def test_generated_data_validates_against_every_response_schema(label, generator, validator,
-                                                                 seed) -> None:
+def test_generated_data_validates_against_every_response_schema(
+    label, generator, validator, seed
+) -> None:
     value = generator(make_context(seed, FAKE))
     errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(value)]
     assert not errors, (label, value)
@@ -71,7 +77,11 @@ def test_oneof_allof_formats_patterns_and_recursion(seed: int) -> None:
     for name in ("Mixed", "Shape", "Node"):
         generator, validator = mini_generator(name)
         value = generator(make_context(seed, FAKE))
-        assert validator.is_valid(value), (name, value, [e.message for e in validator.iter_errors(value)])
+        assert validator.is_valid(value), (
+            name,
+            value,
+            [e.message for e in validator.iter_errors(value)],
+        )
 
 
 def test_same_seed_same_value_other_seed_other_value() -> None:
@@ -105,11 +115,17 @@ def test_recursion_is_bounded() -> None:
 def test_field_names_pick_realistic_values() -> None:
     document = {"openapi": "3.1.0"}
     ctx = SchemaContext("t", document)
-    schema = {"type": "object", "required": ["email", "userLocator", "createdAt", "username",
-                                             "failureCount"],
-              "properties": {"email": {"type": "string"}, "userLocator": {"type": "string"},
-                             "createdAt": {"type": "string"}, "username": {"type": "string"},
-                             "failureCount": {"type": "integer"}}}
+    schema = {
+        "type": "object",
+        "required": ["email", "userLocator", "createdAt", "username", "failureCount"],
+        "properties": {
+            "email": {"type": "string"},
+            "userLocator": {"type": "string"},
+            "createdAt": {"type": "string"},
+            "username": {"type": "string"},
+            "failureCount": {"type": "integer"},
+        },
+    }
     value = compile_schema(schema, ctx)(make_context(3, FAKE))
     assert "@" in value["email"]
     uuid.UUID(value["userLocator"])
@@ -120,9 +136,14 @@ def test_field_names_pick_realistic_values() -> None:
 
 def test_echo_of_parameters_and_body_items() -> None:
     ctx = SchemaContext("t", {"openapi": "3.1.0"})
-    item = {"type": "object", "properties": {"event_id": {"type": "string"},
-                                             "event_name": {"type": "string", "maxLength": 8},
-                                             "project": {"type": "string"}}}
+    item = {
+        "type": "object",
+        "properties": {
+            "event_id": {"type": "string"},
+            "event_name": {"type": "string", "maxLength": 8},
+            "project": {"type": "string"},
+        },
+    }
     generator = compile_schema({"type": "array", "items": item}, ctx)
     body = [{"event_name": "alpha"}, {"event_name": "far-too-long-to-fit"}, {}]
     value = generator(make_context(1, FAKE, echo={"project": "shop"}, body=body))

@@ -53,27 +53,31 @@ EXCLUDED_CHECKS: dict[tuple[str, str], str] = {
     # generation cannot know the current time, so "positive" bodies (valid per the JSON
     # Schema) are rejected by design. Every other check still runs for reportEvents,
     # in both modes.
-    ("reportEvents", "positive_data_acceptance"):
-        "x-time-window on `time`: schema-valid timestamps lie outside the accepted window",
+    (
+        "reportEvents",
+        "positive_data_acceptance",
+    ): "x-time-window on `time`: schema-valid timestamps lie outside the accepted window",
 }
 
 
 def _config(mode: GenerationMode) -> schemathesis.Config:
-    return schemathesis.Config.from_dict({
-        "seed": SEED,
-        "generation": {
-            "mode": mode.value,
-            "max-examples": MAX_EXAMPLES,
-            # Hypothesis `derandomize=True`: the same cases on every run and machine.
-            "deterministic": True,
-            "database": "none",
-        },
-        # A failing case is reported as found; shrinking it would only cost CI time.
-        "operations": [
-            {"include-operation-id": operation_id, "checks": {check: {"enabled": False}}}
-            for operation_id, check in EXCLUDED_CHECKS
-        ],
-    })
+    return schemathesis.Config.from_dict(
+        {
+            "seed": SEED,
+            "generation": {
+                "mode": mode.value,
+                "max-examples": MAX_EXAMPLES,
+                # Hypothesis `derandomize=True`: the same cases on every run and machine.
+                "deterministic": True,
+                "database": "none",
+            },
+            # A failing case is reported as found; shrinking it would only cost CI time.
+            "operations": [
+                {"include-operation-id": operation_id, "checks": {check: {"enabled": False}}}
+                for operation_id, check in EXCLUDED_CHECKS
+            ],
+        }
+    )
 
 
 def _api_id(spec: Path) -> str:

@@ -24,8 +24,12 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 def test_bundled_specs_load() -> None:
     apis = load_apis([ROOT / "specs"])
-    assert sorted(a.api_id for a in apis) == ["escapekit-events", "harness-iacm",
-                                              "huawei-ces-events", "socotra-events"]
+    assert sorted(a.api_id for a in apis) == [
+        "escapekit-events",
+        "harness-iacm",
+        "huawei-ces-events",
+        "socotra-events",
+    ]
     assert sum(len(a.operations) for a in apis) == 25
 
 
@@ -38,8 +42,12 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
 
 
 def test_invalid_openapi_names_the_place(tmp_path: Path) -> None:
-    path = write(tmp_path, "bad.yaml", "openapi: 3.1.0\ninfo: {title: x, version: '1'}\n"
-                 "paths:\n  /a:\n    get:\n      responses:\n        '200': {description: 5}\n")
+    path = write(
+        tmp_path,
+        "bad.yaml",
+        "openapi: 3.1.0\ninfo: {title: x, version: '1'}\n"
+        "paths:\n  /a:\n    get:\n      responses:\n        '200': {description: 5}\n",
+    )
     with pytest.raises(SpecError) as caught:
         load_apis([path])
     assert "/a" in caught.value.place and "description" in caught.value.place
@@ -53,9 +61,11 @@ def test_not_openapi_3(tmp_path: Path) -> None:
 
 
 def test_two_specs_claiming_one_route_are_refused(tmp_path: Path) -> None:
-    text = ("openapi: 3.1.0\ninfo: {title: x, version: '1'}\npaths:\n  /things/{%s}:\n    get:\n"
-            "      operationId: op\n      parameters: [{name: %s, in: path, required: true, "
-            "schema: {type: string}}]\n      responses: {'200': {description: ok}}\n")
+    text = (
+        "openapi: 3.1.0\ninfo: {title: x, version: '1'}\npaths:\n  /things/{%s}:\n    get:\n"
+        "      operationId: op\n      parameters: [{name: %s, in: path, required: true, "
+        "schema: {type: string}}]\n      responses: {'200': {description: ok}}\n"
+    )
     first = write(tmp_path, "first.yaml", text % ("a", "a"))
     second = write(tmp_path, "second.yaml", text % ("b", "b"))
     with pytest.raises(SpecError) as caught:
@@ -78,14 +88,21 @@ def test_nothing_is_compiled_per_request(engine: Engine) -> None:
     """Validators and generators are built at start-up; a request only uses them."""
     requests = [
         RequestRecord("GET", "/event/3f2b9c1e-8d4a-4e6b-9f0a-1c2d3e4f5a6b/events/abc"),
-        RequestRecord("POST", "/iacm/api/modules/1/events", (), {"content-type": "application/json",
-                                                                 "x-api-key": "k"}, b"{}"),
+        RequestRecord(
+            "POST",
+            "/iacm/api/modules/1/events",
+            (),
+            {"content-type": "application/json", "x-api-key": "k"},
+            b"{}",
+        ),
         RequestRecord("GET", "/api/v1/events/query/", (("page_size", "x"),)),
     ]
-    with mock.patch.object(schemas.SchemaContext, "validator") as make_validator, \
-            mock.patch.object(spec, "compile_schema") as make_generator, \
-            mock.patch.object(schemas, "RequestValidator") as request_cls, \
-            mock.patch.object(schemas, "ResponseValidator") as response_cls:
+    with (
+        mock.patch.object(schemas.SchemaContext, "validator") as make_validator,
+        mock.patch.object(spec, "compile_schema") as make_generator,
+        mock.patch.object(schemas, "RequestValidator") as request_cls,
+        mock.patch.object(schemas, "ResponseValidator") as response_cls,
+    ):
         statuses = [engine.handle(r).reply.status for r in requests]
     assert statuses == [200, 400, 400]
     for patched in (make_validator, make_generator, request_cls, response_cls):

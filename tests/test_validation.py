@@ -22,28 +22,45 @@ def op(api: Api, operation_id: str) -> Operation:
     return next(o for o in api.operations if o.operation_id == operation_id)
 
 
-def get_thing(mini: Api, query: tuple[tuple[str, str], ...] = (), headers: dict[str, str] | None = None,
-              thing_id: str = "5"):
-    request = RequestRecord("GET", f"/things/{thing_id}", query,
-                            headers if headers is not None else {"x-trace": "ab12",
-                                                                 "authorization": "Bearer t"})
+def get_thing(
+    mini: Api,
+    query: tuple[tuple[str, str], ...] = (),
+    headers: dict[str, str] | None = None,
+    thing_id: str = "5",
+):
+    request = RequestRecord(
+        "GET",
+        f"/things/{thing_id}",
+        query,
+        headers if headers is not None else {"x-trace": "ab12", "authorization": "Bearer t"},
+    )
     return check(op(mini, "getThing"), request, {"id": thing_id})
 
 
 def test_valid_request_decodes_by_style_and_type(mini: Api) -> None:
-    checked = get_thing(mini, (("tags", "a"), ("tags", "b"), ("ids", "1,2,3"), ("flag", "true"),
-                               ("ratio", "2.5")))
+    checked = get_thing(
+        mini, (("tags", "a"), ("tags", "b"), ("ids", "1,2,3"), ("flag", "true"), ("ratio", "2.5"))
+    )
     assert checked.valid, checked.violations
-    assert checked.params == {"id": 5, "tags": ["a", "b"], "ids": [1, 2, 3], "flag": True,
-                              "ratio": 2.5, "X-Trace": "ab12"}
+    assert checked.params == {
+        "id": 5,
+        "tags": ["a", "b"],
+        "ids": [1, 2, 3],
+        "flag": True,
+        "ratio": 2.5,
+        "X-Trace": "ab12",
+    }
 
 
-@pytest.mark.parametrize(("query", "name", "rule"), [
-    ((("flag", "yes"),), "flag", "type"),
-    ((("ratio", "nan"),), "ratio", "type"),
-    ((("ids", "1,x"),), "ids", "type"),
-    ((("flag", "true"), ("flag", "false")), "flag", "multiple"),
-])
+@pytest.mark.parametrize(
+    ("query", "name", "rule"),
+    [
+        ((("flag", "yes"),), "flag", "type"),
+        ((("ratio", "nan"),), "ratio", "type"),
+        ((("ids", "1,x"),), "ids", "type"),
+        ((("flag", "true"), ("flag", "false")), "flag", "multiple"),
+    ],
+)
 def test_query_values_of_the_wrong_type(mini: Api, query, name, rule) -> None:
     checked = get_thing(mini, query)
     assert [(v.location, v.name, v.rule) for v in checked.violations] == [("query", name, rule)]
@@ -58,16 +75,19 @@ def test_path_integer_and_minimum(mini: Api) -> None:
 def test_required_header_and_header_pattern(mini: Api) -> None:
     missing = get_thing(mini, headers={"authorization": "Bearer t"})
     assert [(v.location, v.name, v.rule) for v in missing.violations] == [
-        ("header", "X-Trace", "required")]
+        ("header", "X-Trace", "required")
+    ]
     wrong = get_thing(mini, headers={"authorization": "Bearer t", "x-trace": "XYZ"})
     assert [(v.name, v.rule) for v in wrong.violations] == [("X-Trace", "pattern")]
 
 
 def test_cookie_parameter(mini: Api) -> None:
-    checked = get_thing(mini, headers={"authorization": "Bearer t", "x-trace": "a",
-                                       "cookie": "session=x"})
+    checked = get_thing(
+        mini, headers={"authorization": "Bearer t", "x-trace": "a", "cookie": "session=x"}
+    )
     assert [(v.location, v.name, v.rule) for v in checked.violations] == [
-        ("cookie", "session", "minLength")]
+        ("cookie", "session", "minLength")
+    ]
 
 
 def test_security_alternatives(mini: Api) -> None:
@@ -82,15 +102,18 @@ def post(mini: Api, body: bytes, content_type: str | None = "application/json"):
     return check(op(mini, "createThing"), RequestRecord("POST", "/things", (), headers, body), {})
 
 
-@pytest.mark.parametrize(("body", "rule"), [
-    (b"", "required"),
-    (b"{", "syntax"),
-    (b"\xff\xfe{}", "encoding"),
-    (b'{"name": "abc", "name": "abd"}', "syntax"),
-    (b'{"name": NaN}', "syntax"),
-    (b"[" * 100_000 + b"]" * 100_000, "depth"),
-    (b'{"name": ' + b"9" * 5000 + b"}", "syntax"),
-])
+@pytest.mark.parametrize(
+    ("body", "rule"),
+    [
+        (b"", "required"),
+        (b"{", "syntax"),
+        (b"\xff\xfe{}", "encoding"),
+        (b'{"name": "abc", "name": "abd"}', "syntax"),
+        (b'{"name": NaN}', "syntax"),
+        (b"[" * 100_000 + b"]" * 100_000, "depth"),
+        (b'{"name": ' + b"9" * 5000 + b"}", "syntax"),
+    ],
+)
 def test_bodies_that_cannot_be_read(mini: Api, body: bytes, rule: str) -> None:
     checked = post(mini, body)
     assert [(v.location, v.rule) for v in checked.violations] == [("body", rule)]
@@ -107,8 +130,12 @@ def test_content_type_missing_or_wrong(mini: Api) -> None:
 def test_every_body_failure_is_reported_with_its_field(mini: Api) -> None:
     body = {"children": [{"name": "a"}, {"name": "toolong"}, {}]}
     found = {(v.name, v.rule) for v in post(mini, json.dumps(body).encode()).violations}
-    assert found == {("name", "required"), ("children[0].name", "minLength"),
-                     ("children[1].name", "maxLength"), ("children[2].name", "required")}
+    assert found == {
+        ("name", "required"),
+        ("children[0].name", "minLength"),
+        ("children[1].name", "maxLength"),
+        ("children[2].name", "required"),
+    }
 
 
 def test_violations_are_capped(mini: Api) -> None:
