@@ -49,11 +49,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.get("/__mock/health")
     def health() -> Response:
-        return jsonify({
-            "status": "ok",
-            "apis": [api.api_id for api in engine.apis],
-            "operations": len(engine.operations),
-        })
+        return jsonify(
+            {
+                "status": "ok",
+                "apis": [api.api_id for api in engine.apis],
+                "operations": len(engine.operations),
+            }
+        )
 
     @app.get("/__mock/apis")
     def apis() -> Response:
@@ -85,9 +87,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response:
         log.exception("unexpected error while serving %s %s", request.method, request.path)
-        return problem_response(problems.InternalError(
-            f"The mock failed unexpectedly ({type(error).__name__}); this is a mock bug, "
-            "please report it with the request that caused it."))
+        return problem_response(
+            problems.InternalError(
+                f"The mock failed unexpectedly ({type(error).__name__}); this is a mock bug, "
+                "please report it with the request that caused it."
+            )
+        )
 
     return app
 
@@ -126,8 +131,10 @@ def problem_response(error: MockError) -> Response:
 
 def _http_detail(error: HTTPException, max_body: int) -> str:
     if error.code == 413:
-        return (f"The request body is larger than the mock's limit of {max_body} bytes; "
-                "send less, or start the mock with a larger --max-body.")
+        return (
+            f"The request body is larger than the mock's limit of {max_body} bytes; "
+            "send less, or start the mock with a larger --max-body."
+        )
     return f"{error.name}: {error.description or 'the request could not be read'}"
 
 

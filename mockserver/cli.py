@@ -33,24 +33,41 @@ def default_fixtures(specs: list[Path]) -> Path:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mockserver",
-                                     description="An OpenAPI 3.1 mock server for contract tests.")
+    parser = argparse.ArgumentParser(
+        prog="mockserver", description="An OpenAPI 3.1 mock server for contract tests."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     def with_sources(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("paths", nargs="*", type=Path,
-                         help="spec files or folders (default: ./specs, else the bundled specs)")
-        sub.add_argument("--fixtures", type=Path, default=None,
-                         help="fixtures folder (default: fixtures/ beside the specs)")
+        sub.add_argument(
+            "paths",
+            nargs="*",
+            type=Path,
+            help="spec files or folders (default: ./specs, else the bundled specs)",
+        )
+        sub.add_argument(
+            "--fixtures",
+            type=Path,
+            default=None,
+            help="fixtures folder (default: fixtures/ beside the specs)",
+        )
 
     serve = commands.add_parser("serve", help="serve every spec")
     with_sources(serve)
     serve.add_argument("--host", default=DEFAULT_HOST, help=f"default {DEFAULT_HOST}")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
-    serve.add_argument("--seed", type=int, default=DEFAULT_SEED,
-                       help="seed of generated data (same seed, same data)")
-    serve.add_argument("--max-body", type=int, default=Settings().max_body,
-                       help="largest request body accepted, in bytes")
+    serve.add_argument(
+        "--seed",
+        type=int,
+        default=DEFAULT_SEED,
+        help="seed of generated data (same seed, same data)",
+    )
+    serve.add_argument(
+        "--max-body",
+        type=int,
+        default=Settings().max_body,
+        help="largest request body accepted, in bytes",
+    )
 
     validate = commands.add_parser("validate", help="check specs and fixtures, then exit")
     with_sources(validate)
@@ -66,16 +83,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     fixtures = args.fixtures if args.fixtures is not None else default_fixtures(specs)
     try:
         if args.command == "serve":
-            settings = Settings(specs=tuple(specs), fixtures=fixtures, seed=args.seed,
-                                max_body=args.max_body)
+            settings = Settings(
+                specs=tuple(specs), fixtures=fixtures, seed=args.seed, max_body=args.max_body
+            )
             return serve(settings, args.host, args.port)
         engine = Engine.from_paths(specs, fixtures)
     except SpecError as exc:
         print(f"mockserver: {exc}", file=sys.stderr)
         return 1
     if args.command == "validate":
-        print(f"ok: {len(engine.apis)} APIs, {len(engine.operations)} operations, "
-              f"{sum(len(v) for v in engine.fixtures.bodies.values())} fixtures")
+        print(
+            f"ok: {len(engine.apis)} APIs, {len(engine.operations)} operations, "
+            f"{sum(len(v) for v in engine.fixtures.bodies.values())} fixtures"
+        )
         return 0
     for op in engine.operations:
         statuses = " ".join(map(str, op.statuses))
@@ -90,8 +110,11 @@ def serve(settings: Settings, host: str, port: int) -> int:
     app = create_app(settings)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     server = make_server(host, port, app, threaded=True)
-    print(f"mockserver: serving {len(app.extensions['mockserver.engine'].operations)} "
-          f"operations on http://{host}:{server.server_port}", flush=True)
+    print(
+        f"mockserver: serving {len(app.extensions['mockserver.engine'].operations)} "
+        f"operations on http://{host}:{server.server_port}",
+        flush=True,
+    )
 
     def stop(signum: int, frame: FrameType | None) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()

@@ -32,10 +32,19 @@ class Controls:
 
     def as_dict(self) -> dict[str, object]:
         """The controls a client actually set, for the journal and logs."""
-        values = {"status": self.status, "example": self.example, "dynamic": self.dynamic,
-                  "seed": self.seed, "delay_ms": self.delay_ms, "fault": self.fault}
-        return {k: v for k, v in values.items() if v is not None and v is not False
-                and not (k == "delay_ms" and v == 0)}
+        values = {
+            "status": self.status,
+            "example": self.example,
+            "dynamic": self.dynamic,
+            "seed": self.seed,
+            "delay_ms": self.delay_ms,
+            "fault": self.fault,
+        }
+        return {
+            k: v
+            for k, v in values.items()
+            if v is not None and v is not False and not (k == "delay_ms" and v == 0)
+        }
 
 
 NO_CONTROLS = Controls()
@@ -93,16 +102,20 @@ def decode(headers: Mapping[str, str], op: Operation, fixtures: FixtureStore) ->
     if raw_dynamic is not None:
         flag = raw_dynamic.strip().lower()
         if flag not in ("true", "false"):
-            raise BadControl(f"X-Mock-Dynamic must be true or false, not {flag[:20]!r}",
-                             extra={"control": "X-Mock-Dynamic", "valid": ["true", "false"]})
+            raise BadControl(
+                f"X-Mock-Dynamic must be true or false, not {flag[:20]!r}",
+                extra={"control": "X-Mock-Dynamic", "valid": ["true", "false"]},
+            )
         dynamic = flag == "true"
 
     seed: int | None = None
     if raw_seed is not None:
         text = raw_seed.strip()
         if not text.lstrip("-").isdigit() or len(text) > 30:
-            raise BadControl(f"X-Mock-Seed must be an integer, not {text[:20]!r}",
-                             extra={"control": "X-Mock-Seed"})
+            raise BadControl(
+                f"X-Mock-Seed must be an integer, not {text[:20]!r}",
+                extra={"control": "X-Mock-Seed"},
+            )
         seed = int(text)
 
     delay = 0
@@ -120,9 +133,11 @@ def decode(headers: Mapping[str, str], op: Operation, fixtures: FixtureStore) ->
     if raw_fault is not None:
         fault = raw_fault.strip().lower()
         if fault not in FAULTS:
-            raise BadControl(f"X-Mock-Fault {fault[:20]!r} is not a known fault; use one of: "
-                             f"{', '.join(FAULTS)}",
-                             extra={"control": "X-Mock-Fault", "valid": list(FAULTS)})
+            raise BadControl(
+                f"X-Mock-Fault {fault[:20]!r} is not a known fault; use one of: "
+                f"{', '.join(FAULTS)}",
+                extra={"control": "X-Mock-Fault", "valid": list(FAULTS)},
+            )
 
     return Controls(status, example, dynamic, seed, delay, fault)
 

@@ -45,23 +45,28 @@ class Engine:
         self.responder = Responder(fixtures, seed)
 
     @classmethod
-    def from_paths(cls, specs: list[Path], fixtures: Path | None,
-                   seed: int = DEFAULT_SEED) -> Engine:
+    def from_paths(
+        cls, specs: list[Path], fixtures: Path | None, seed: int = DEFAULT_SEED
+    ) -> Engine:
         apis = load_apis(specs)
         return cls(apis, load_fixtures(fixtures, apis), seed)
 
     def handle(self, request: RequestRecord) -> Outcome:
         found = self.router.match(request.method, request.path)
         if isinstance(found, NoRoute):
-            hint = (f" The spec documents {found.suggestion!r}: check the trailing slash."
-                    if found.suggestion else " `GET /__mock/apis` lists every documented route.")
+            hint = (
+                f" The spec documents {found.suggestion!r}: check the trailing slash."
+                if found.suggestion
+                else " `GET /__mock/apis` lists every documented route."
+            )
             raise RouteNotFound(f"No loaded spec documents the path {request.path[:200]!r}.{hint}")
         if isinstance(found, WrongMethod):
             allowed = ", ".join(found.allowed)
             raise MethodNotDocumented(
                 f"{request.method} is not documented for {request.path[:200]!r}; "
                 f"documented methods: {allowed}.",
-                extra={"allowed": list(found.allowed)}, headers={"Allow": allowed},
+                extra={"allowed": list(found.allowed)},
+                headers={"Allow": allowed},
             )
         op = found.operation
         controls = control_headers.decode(request.headers, op, self.fixtures)

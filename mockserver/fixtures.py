@@ -62,8 +62,12 @@ def load_fixtures(root: Path | None, apis: Iterable[Api]) -> FixtureStore:
             continue
         relative = path.relative_to(root)
         if len(relative.parts) != 3:
-            raise SpecError(path, "", "a fixture must be <api-id>/<operationId>/<status>"
-                            "[.<name>].json under the fixtures folder")
+            raise SpecError(
+                path,
+                "",
+                "a fixture must be <api-id>/<operationId>/<status>"
+                "[.<name>].json under the fixtures folder",
+            )
         api_id, op_id, filename = relative.parts
         if api_id not in known_apis:
             continue  # fixtures of an API that is not loaded this time
@@ -73,13 +77,21 @@ def load_fixtures(root: Path | None, apis: Iterable[Api]) -> FixtureStore:
             raise SpecError(path, "", f"no operation {op_id!r} in API {api_id!r}; known: {known}")
         match = _FILE.fullmatch(filename)
         if match is None:
-            raise SpecError(path, "", "a fixture file is named <status>.json or "
-                            "<status>.<name>.json, the name of letters, digits, '_' and '-'")
+            raise SpecError(
+                path,
+                "",
+                "a fixture file is named <status>.json or "
+                "<status>.<name>.json, the name of letters, digits, '_' and '-'",
+            )
         status = int(match["status"])
         response = op.responses.get(status)
         if response is None:
-            raise SpecError(path, "", f"{op.operation_id} documents no status {status}; "
-                            f"documented: {', '.join(map(str, op.statuses))}")
+            raise SpecError(
+                path,
+                "",
+                f"{op.operation_id} documents no status {status}; "
+                f"documented: {', '.join(map(str, op.statuses))}",
+            )
         body = _read(path)
         media = response.default_media
         if media is None:
@@ -88,8 +100,11 @@ def load_fixtures(root: Path | None, apis: Iterable[Api]) -> FixtureStore:
             errors = sorted(media.validator.iter_errors(body), key=lambda e: list(e.absolute_path))
             if errors:
                 first = errors[0]
-                raise SpecError(path, error_path(first) or "(root)",
-                                f"does not match the {status} response schema: {first.message}")
+                raise SpecError(
+                    path,
+                    error_path(first) or "(root)",
+                    f"does not match the {status} response schema: {first.message}",
+                )
         bodies.setdefault((api_id, op_id), {})[(status, match["name"])] = body
     return FixtureStore(bodies)
 
@@ -100,5 +115,6 @@ def _read(path: Path) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(path, "", f"cannot read: {exc}") from None
     except json.JSONDecodeError as exc:
-        raise SpecError(path, f"line {exc.lineno}, column {exc.colno}",
-                        f"not valid JSON: {exc.msg}") from None
+        raise SpecError(
+            path, f"line {exc.lineno}, column {exc.colno}", f"not valid JSON: {exc.msg}"
+        ) from None

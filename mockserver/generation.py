@@ -57,8 +57,9 @@ def compile_schema(schema: Any, ctx: SchemaContext, *, name: str = "") -> Genera
     return _Compiler(ctx).compile(schema, name)
 
 
-def make_context(seed: int, fake: Faker, *, echo: Mapping[str, Any] | None = None,
-                 body: Any = None) -> GenContext:
+def make_context(
+    seed: int, fake: Faker, *, echo: Mapping[str, Any] | None = None, body: Any = None
+) -> GenContext:
     """A context whose randomness is entirely determined by `seed`."""
     fake.seed_instance(seed)
     return GenContext(rng=random.Random(seed), fake=fake, echo=echo or {}, body=body)
@@ -100,8 +101,10 @@ class _Compiler:
         for keyword in ("oneOf", "anyOf"):
             if keyword in schema:
                 base = {k: v for k, v in schema.items() if k != keyword}
-                branches = [self.compile(self._merge([base, self._inline(b)]), name)
-                            for b in schema[keyword]]
+                branches = [
+                    self.compile(self._merge([base, self._inline(b)]), name)
+                    for b in schema[keyword]
+                ]
                 return _branch(branches)
         kind = _pick_type(schema)
         builders: dict[str, Callable[[Mapping[str, Any], str], Generator]] = {
@@ -298,8 +301,9 @@ class _Compiler:
 _MISSING = object()
 
 
-def _echo_value(name: str, body: Mapping[str, Any], echo: Mapping[str, Any],
-                accepts: Callable[[Any], bool]) -> Any:
+def _echo_value(
+    name: str, body: Mapping[str, Any], echo: Mapping[str, Any], accepts: Callable[[Any], bool]
+) -> Any:
     for source in (body, echo):
         if name in source and accepts(source[name]):
             return source[name]
@@ -443,24 +447,36 @@ def _by_name(name: str) -> Generator:
     rules: list[tuple[bool, Generator]] = [
         (key.endswith("email"), lambda g: g.fake.email()),
         (key.endswith(("url", "uri", "link", "webhook")), lambda g: g.fake.url()),
-        (key in ("user", "username", "login") or key.endswith("username"),
-         lambda g: g.fake.user_name()),
+        (
+            key in ("user", "username", "login") or key.endswith("username"),
+            lambda g: g.fake.user_name(),
+        ),
         (key in ("fullname", "displayname", "personname"), lambda g: g.fake.name()),
-        (key.endswith(("uuid", "locator")) or key in ("id", "requestid") or key.endswith("id"),
-         _uuid),
-        (key.endswith(("timestamp", "time", "date")) or (key.endswith("at") and len(key) > 4),
-         _date_time),
+        (
+            key.endswith(("uuid", "locator")) or key in ("id", "requestid") or key.endswith("id"),
+            _uuid,
+        ),
+        (
+            key.endswith(("timestamp", "time", "date")) or (key.endswith("at") and len(key) > 4),
+            _date_time,
+        ),
         (key.endswith(("sha", "checksum", "hash")), _hex(40)),
         (key.endswith("token"), _hex(32)),
-        (key.endswith("version"),
-         lambda g: f"{g.rng.randint(0, 9)}.{g.rng.randint(0, 20)}.{g.rng.randint(0, 50)}"),
+        (
+            key.endswith("version"),
+            lambda g: f"{g.rng.randint(0, 9)}.{g.rng.randint(0, 20)}.{g.rng.randint(0, 50)}",
+        ),
         (key.endswith("currency"), lambda g: g.fake.currency_code()),
-        (key.endswith(("message", "description", "content", "comment", "summary", "detail")),
-         lambda g: g.fake.sentence()),
+        (
+            key.endswith(("message", "description", "content", "comment", "summary", "detail")),
+            lambda g: g.fake.sentence(),
+        ),
         (key.endswith("icon"), lambda g: f":{g.fake.word()}:"),
         (key.endswith("repo"), lambda g: f"{g.fake.user_name()}/{g.fake.word()}"),
-        (key.endswith("name") or key.endswith(("group", "project", "environment", "branch")),
-         lambda g: f"{g.fake.word()}-{g.fake.word()}"),
+        (
+            key.endswith("name") or key.endswith(("group", "project", "environment", "branch")),
+            lambda g: f"{g.fake.word()}-{g.fake.word()}",
+        ),
     ]
     for matches, generator in rules:
         if matches:

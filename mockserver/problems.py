@@ -43,8 +43,13 @@ class MockError(Exception):
     status = 500
     kind = "internal-error"
 
-    def __init__(self, detail: str, *, extra: Mapping[str, Any] | None = None,
-                 headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        extra: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.extra = dict(extra or {})

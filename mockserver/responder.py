@@ -54,15 +54,24 @@ class Reply:
     headers: tuple[tuple[str, str], ...] = ()
 
 
-def request_seed(server_seed: int, op: Operation, request: RequestRecord,
-                 path_params: Mapping[str, str], controls: Controls, status: int) -> int:
+def request_seed(
+    server_seed: int,
+    op: Operation,
+    request: RequestRecord,
+    path_params: Mapping[str, str],
+    controls: Controls,
+    status: int,
+) -> int:
     """A seed that depends on the request's identity, never on the order of requests."""
     digest = hashlib.sha256()
     if controls.seed is not None:
         parts: list[str] = [f"seed={controls.seed}"]
     else:
-        parts = [f"seed={server_seed}", *(f"{k}={v}" for k, v in sorted(path_params.items())),
-                 *(f"{k}={v}" for k, v in sorted(request.query))]
+        parts = [
+            f"seed={server_seed}",
+            *(f"{k}={v}" for k, v in sorted(path_params.items())),
+            *(f"{k}={v}" for k, v in sorted(request.query)),
+        ]
     for part in (op.api, op.operation_id, str(status), *parts):
         digest.update(part.encode("utf-8", "surrogatepass"))
         digest.update(b"\0")
@@ -83,11 +92,24 @@ class Responder:
         # under a threaded server, which costs far more than the wait).
         self._lock = threading.Lock()
 
-    def respond(self, op: Operation, request: RequestRecord, path_params: Mapping[str, str],
-                checked: Checked, controls: Controls) -> Reply:
+    def respond(
+        self,
+        op: Operation,
+        request: RequestRecord,
+        path_params: Mapping[str, str],
+        checked: Checked,
+        controls: Controls,
+    ) -> Reply:
         if controls.status is not None:
-            return self.body_for(op, controls.status, request, path_params, checked, controls,
-                                 message=f"status {controls.status} forced by the client")
+            return self.body_for(
+                op,
+                controls.status,
+                request,
+                path_params,
+                checked,
+                controls,
+                message=f"status {controls.status} forced by the client",
+            )
         if checked.security:
             status = op.first_documented(401)
             if status is None:
@@ -105,22 +127,36 @@ class Responder:
         return self.body_for(op, op.success_status, request, path_params, checked, controls)
 
     # -- bodies -----------------------------------------------------------------------------
-    def rejection(self, op: Operation, status: int, violations: tuple[Violation, ...],
-                  request: RequestRecord, path_params: Mapping[str, str],
-                  controls: Controls) -> Reply:
+    def rejection(
+        self,
+        op: Operation,
+        status: int,
+        violations: tuple[Violation, ...],
+        request: RequestRecord,
+        path_params: Mapping[str, str],
+        controls: Controls,
+    ) -> Reply:
         media = op.responses[status].default_media
         if media is None:
             return Reply(status, None, None, "none")
         seed = request_seed(self.seed, op, request, path_params, controls, status)
         if media.error_template is not NO_TEMPLATE:
-            body = fill_template(media.error_template, status, _sentence(violations),
-                                 violations, _request_id(seed))
+            body = fill_template(
+                media.error_template, status, _sentence(violations), violations, _request_id(seed)
+            )
             return Reply(status, media.name, body, "template")
         return Reply(status, media.name, self._generate(media, seed, {}, None), "generated")
 
-    def body_for(self, op: Operation, status: int, request: RequestRecord,
-                 path_params: Mapping[str, str], checked: Checked, controls: Controls,
-                 message: str = "") -> Reply:
+    def body_for(
+        self,
+        op: Operation,
+        status: int,
+        request: RequestRecord,
+        path_params: Mapping[str, str],
+        checked: Checked,
+        controls: Controls,
+        message: str = "",
+    ) -> Reply:
         media = op.responses[status].default_media
         if media is None:
             return Reply(status, None, None, "none")
@@ -139,12 +175,18 @@ class Responder:
                 first = next(iter(media.examples))
                 return Reply(status, media.name, media.examples[first], "example", first)
             if media.error_template is not NO_TEMPLATE and not media.prefer_generated:
-                body = fill_template(media.error_template, status, message or status_slug(status),
-                                     (), _request_id(seed))
+                body = fill_template(
+                    media.error_template,
+                    status,
+                    message or status_slug(status),
+                    (),
+                    _request_id(seed),
+                )
                 return Reply(status, media.name, body, "template")
         echo = {**checked.params}
-        return Reply(status, media.name, self._generate(media, seed, echo, checked.body),
-                     "generated")
+        return Reply(
+            status, media.name, self._generate(media, seed, echo, checked.body), "generated"
+        )
 
     def _generate(self, media: MediaType, seed: int, echo: Mapping[str, Any], body: Any) -> Any:
         if media.generator is None:
@@ -153,17 +195,24 @@ class Responder:
             return media.generator(make_context(seed, self._fake, echo=echo, body=body))
 
 
-def fill_template(template: Any, status: int, message: str, violations: tuple[Violation, ...],
-                  request_id: str) -> Any:
+def fill_template(
+    template: Any, status: int, message: str, violations: tuple[Violation, ...], request_id: str
+) -> Any:
     """Substitute the placeholders of an `x-error-template` (see specs/CONVENTIONS.md)."""
     if isinstance(template, str):
         if template == "{violations}":
             return [v.as_dict() for v in violations]
-        return (template.replace("{message}", message).replace("{status}", str(status))
-                .replace("{slug}", status_slug(status)).replace("{request_id}", request_id))
+        return (
+            template.replace("{message}", message)
+            .replace("{status}", str(status))
+            .replace("{slug}", status_slug(status))
+            .replace("{request_id}", request_id)
+        )
     if isinstance(template, Mapping):
-        return {k: fill_template(v, status, message, violations, request_id)
-                for k, v in template.items()}
+        return {
+            k: fill_template(v, status, message, violations, request_id)
+            for k, v in template.items()
+        }
     if isinstance(template, list):
         return [fill_template(v, status, message, violations, request_id) for v in template]
     return template

@@ -65,15 +65,20 @@ class Router:
         pattern = ""
         position = 0
         for found in _PARAM.finditer(template):
-            pattern += re.escape(template[position:found.start()])
+            pattern += re.escape(template[position : found.start()])
             names.append(found.group(1))
             pattern += f"(?P<p{len(names) - 1}>[^/]+)"
             position = found.end()
         pattern += re.escape(template[position:])
         segments = template.strip("/").split("/")
         specificity = tuple(0 if _PARAM.fullmatch(s) else 1 for s in segments)
-        return _Route(template, re.compile(pattern + r"\Z"), tuple(names),
-                      (len(segments), *specificity), dict(ops))
+        return _Route(
+            template,
+            re.compile(pattern + r"\Z"),
+            tuple(names),
+            (len(segments), *specificity),
+            dict(ops),
+        )
 
     def match(self, method: str, path: str) -> Match | NoRoute | WrongMethod:
         allowed: list[str] = []

@@ -151,8 +151,8 @@ class Api:
 
 def is_json_media_type(name: str) -> bool:
     main = name.split(";", 1)[0].strip().lower()
-    return main == "application/json" or main.endswith("+json") or main.startswith(
-        "application/vnd."
+    return (
+        main == "application/json" or main.endswith("+json") or main.startswith("application/vnd.")
     )
 
 
@@ -217,8 +217,9 @@ def load_api(path: Path) -> Api:
     except (KeyError, ValueError, TypeError) as exc:
         raise SpecError(path, "", f"cannot compile: {exc}") from None
     info = document.get("info", {})
-    return Api(api_id, str(info.get("title", api_id)), str(info.get("version", "")), str(path),
-               operations)
+    return Api(
+        api_id, str(info.get("title", api_id)), str(info.get("version", "")), str(path), operations
+    )
 
 
 def load_apis(paths: Iterable[Path]) -> list[Api]:
@@ -229,17 +230,21 @@ def load_apis(paths: Iterable[Path]) -> list[Api]:
     for path in find_spec_files(paths):
         api = load_api(path)
         if api.api_id in seen_ids:
-            raise SpecError(path, "", f"API id {api.api_id!r} is already loaded from "
-                            f"{seen_ids[api.api_id]}")
+            raise SpecError(
+                path, "", f"API id {api.api_id!r} is already loaded from {seen_ids[api.api_id]}"
+            )
         seen_ids[api.api_id] = api.source
         for op in api.operations:
             key = (op.method, _route_shape(op.path))
             if key in claimed:
                 other = claimed[key]
-                raise SpecError(path, f"paths.{op.path}.{op.method.lower()}",
-                                f"{op.method} {op.path} is also claimed by {other.source} "
-                                f"({other.operation_id}); two specs cannot serve the same "
-                                "method and path")
+                raise SpecError(
+                    path,
+                    f"paths.{op.path}.{op.method.lower()}",
+                    f"{op.method} {op.path} is also claimed by {other.source} "
+                    f"({other.operation_id}); two specs cannot serve the same "
+                    "method and path",
+                )
             claimed[key] = op
         apis.append(api)
     return apis
@@ -252,8 +257,9 @@ def _route_shape(path: str) -> str:
 
 
 # -- compiling --------------------------------------------------------------------------
-def _compile_operations(api_id: str, path: Path, document: Mapping[str, Any],
-                        ctx: SchemaContext) -> Iterable[Operation]:
+def _compile_operations(
+    api_id: str, path: Path, document: Mapping[str, Any], ctx: SchemaContext
+) -> Iterable[Operation]:
     schemes = document.get("components", {}).get("securitySchemes", {})
     default_security = document.get("security", [])
     for route, raw_item in (document.get("paths") or {}).items():
@@ -274,8 +280,9 @@ def _compile_operations(api_id: str, path: Path, document: Mapping[str, Any],
                 params=_compile_params(ctx, [*shared, *raw.get("parameters", [])]),
                 body=_compile_body(ctx, raw.get("requestBody")),
                 responses=_compile_responses(ctx, path, place, raw.get("responses", {})),
-                security=_compile_security(path, place, schemes,
-                                           raw.get("security", default_security)),
+                security=_compile_security(
+                    path, place, schemes, raw.get("security", default_security)
+                ),
                 source=str(path),
             )
 
@@ -324,15 +331,19 @@ def _compile_body(ctx: SchemaContext, raw: Any) -> RequestBody | None:
         return None
     body = ctx.resolve(raw)
     media = tuple(
-        BodyMedia(name, entry.get("schema"),
-                  ctx.validator(entry["schema"], for_request=True) if "schema" in entry else None)
+        BodyMedia(
+            name,
+            entry.get("schema"),
+            ctx.validator(entry["schema"], for_request=True) if "schema" in entry else None,
+        )
         for name, entry in (body.get("content") or {}).items()
     )
     return RequestBody(required=bool(body.get("required", False)), media=media)
 
 
-def _compile_responses(ctx: SchemaContext, path: Path, place: str,
-                       raw: Mapping[str, Any]) -> dict[int, Response]:
+def _compile_responses(
+    ctx: SchemaContext, path: Path, place: str, raw: Mapping[str, Any]
+) -> dict[int, Response]:
     responses: dict[int, Response] = {}
     for code, raw_response in raw.items():
         if not str(code).isdigit():
@@ -342,17 +353,22 @@ def _compile_responses(ctx: SchemaContext, path: Path, place: str,
         media = []
         for name, entry in (response.get("content") or {}).items():
             schema = entry.get("schema")
-            media.append(MediaType(
-                name=name,
-                schema=schema,
-                validator=ctx.validator(schema, for_request=False) if schema is not None else None,
-                generator=compile_schema(schema, ctx) if schema is not None else None,
-                examples=_examples(ctx, entry),
-                error_template=entry.get("x-error-template", NO_TEMPLATE),
-                prefer_generated=entry.get("x-mock-default-body") == "generated",
-            ))
-        responses[status] = Response(status, str(response.get("description", "")), tuple(media),
-                                     response.get("headers", {}))
+            media.append(
+                MediaType(
+                    name=name,
+                    schema=schema,
+                    validator=ctx.validator(schema, for_request=False)
+                    if schema is not None
+                    else None,
+                    generator=compile_schema(schema, ctx) if schema is not None else None,
+                    examples=_examples(ctx, entry),
+                    error_template=entry.get("x-error-template", NO_TEMPLATE),
+                    prefer_generated=entry.get("x-mock-default-body") == "generated",
+                )
+            )
+        responses[status] = Response(
+            status, str(response.get("description", "")), tuple(media), response.get("headers", {})
+        )
     if not responses:
         raise SpecError(path, f"{place}.responses", "documents no numeric response status")
     return responses
@@ -369,16 +385,18 @@ def _examples(ctx: SchemaContext, entry: Mapping[str, Any]) -> dict[str, Any]:
     return examples
 
 
-def _compile_security(path: Path, place: str, schemes: Mapping[str, Any],
-                      requirements: list[Mapping[str, Any]]) -> tuple[tuple[Credential, ...], ...]:
+def _compile_security(
+    path: Path, place: str, schemes: Mapping[str, Any], requirements: list[Mapping[str, Any]]
+) -> tuple[tuple[Credential, ...], ...]:
     compiled = []
     for requirement in requirements:
         credentials = []
         for scheme_name in requirement:
             scheme = schemes.get(scheme_name)
             if scheme is None:
-                raise SpecError(path, f"{place}.security",
-                                f"unknown security scheme {scheme_name!r}")
+                raise SpecError(
+                    path, f"{place}.security", f"unknown security scheme {scheme_name!r}"
+                )
             kind = scheme.get("type", "")
             if kind == "apiKey":
                 credentials.append(Credential(scheme_name, kind, scheme["in"], scheme["name"]))

@@ -47,8 +47,7 @@ class Violation:
     message: str
 
     def as_dict(self) -> dict[str, str]:
-        return {"in": self.location, "name": self.name, "rule": self.rule,
-                "message": self.message}
+        return {"in": self.location, "name": self.name, "rule": self.rule, "message": self.message}
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,20 +82,36 @@ def check(op: Operation, request: RequestRecord, path_params: Mapping[str, str])
         raw = _raw_values(param, path_params, query, request, cookies)
         if raw is None:
             if param.required:
-                violations.append(Violation(param.location, param.name, "required",
-                                            f"{param.location} parameter '{param.name}' "
-                                            "is required"))
+                violations.append(
+                    Violation(
+                        param.location,
+                        param.name,
+                        "required",
+                        f"{param.location} parameter '{param.name}' is required",
+                    )
+                )
             continue
         try:
             value = _decode(param, raw)
         except _Invalid as exc:
-            violations.append(Violation(param.location, param.name, exc.rule,
-                                        f"{param.location} parameter '{param.name}' {exc.message}"))
+            violations.append(
+                Violation(
+                    param.location,
+                    param.name,
+                    exc.rule,
+                    f"{param.location} parameter '{param.name}' {exc.message}",
+                )
+            )
             continue
         for error in param.validator.iter_errors(value):
-            violations.append(Violation(param.location, param.name, str(error.validator),
-                                        _clip(f"{param.location} parameter '{param.name}': "
-                                              f"{error.message}")))
+            violations.append(
+                Violation(
+                    param.location,
+                    param.name,
+                    str(error.validator),
+                    _clip(f"{param.location} parameter '{param.name}': {error.message}"),
+                )
+            )
         decoded[param.name] = value
     body, body_violations = _check_body(op, request)
     violations.extend(body_violations)
@@ -119,8 +134,13 @@ def _cookies(header: str | None) -> dict[str, str]:
     return {key: morsel.value for key, morsel in jar.items()}
 
 
-def _raw_values(param: Param, path_params: Mapping[str, str], query: Mapping[str, list[str]],
-                request: RequestRecord, cookies: Mapping[str, str]) -> list[str] | None:
+def _raw_values(
+    param: Param,
+    path_params: Mapping[str, str],
+    query: Mapping[str, list[str]],
+    request: RequestRecord,
+    cookies: Mapping[str, str],
+) -> list[str] | None:
     if param.location == "path":
         value = path_params.get(param.name)
         return None if value is None else [value]
@@ -177,8 +197,12 @@ def _clip(message: str) -> str:
 
 
 # -- security ------------------------------------------------------------------------------
-def _check_security(op: Operation, request: RequestRecord, query: Mapping[str, list[str]],
-                    cookies: Mapping[str, str]) -> tuple[Violation, ...]:
+def _check_security(
+    op: Operation,
+    request: RequestRecord,
+    query: Mapping[str, list[str]],
+    cookies: Mapping[str, str],
+) -> tuple[Violation, ...]:
     if not op.security:
         return ()
     missing_per_option = []
@@ -198,9 +222,12 @@ def _check_security(op: Operation, request: RequestRecord, query: Mapping[str, l
         missing_per_option.append(missing)
     first = missing_per_option[0]
     return tuple(
-        Violation("security", c.name, "security",
-                  f"missing credential: send the {c.location} '{c.name}' "
-                  f"(security scheme '{c.scheme}')")
+        Violation(
+            "security",
+            c.name,
+            "security",
+            f"missing credential: send the {c.location} '{c.name}' (security scheme '{c.scheme}')",
+        )
         for c in first
     )
 
@@ -217,13 +244,24 @@ def _check_body(op: Operation, request: RequestRecord) -> tuple[Any, list[Violat
     declared = request.header("content-type")
     allowed = ", ".join(m.name for m in spec.media) or "(none)"
     if not declared:
-        return None, [Violation("header", "Content-Type", "content-type",
-                                f"the Content-Type header is missing; send one of: {allowed}")]
+        return None, [
+            Violation(
+                "header",
+                "Content-Type",
+                "content-type",
+                f"the Content-Type header is missing; send one of: {allowed}",
+            )
+        ]
     media = _match_media(spec.media, declared)
     if media is None:
-        return None, [Violation("header", "Content-Type", "content-type",
-                                f"content type {_show(declared)} is not accepted; "
-                                f"send one of: {allowed}")]
+        return None, [
+            Violation(
+                "header",
+                "Content-Type",
+                "content-type",
+                f"content type {_show(declared)} is not accepted; send one of: {allowed}",
+            )
+        ]
     if not media.is_json:
         return request.body, []
     try:
@@ -240,8 +278,9 @@ def _check_body(op: Operation, request: RequestRecord) -> tuple[Any, list[Violat
     for error in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path]):
         name = error_field(error)
         where = f"body field '{name}'" if name else "body"
-        found.append(Violation("body", name, str(error.validator),
-                               _clip(f"{where}: {error.message}")))
+        found.append(
+            Violation("body", name, str(error.validator), _clip(f"{where}: {error.message}"))
+        )
     return body, found
 
 
@@ -263,8 +302,10 @@ def parse_json(data: bytes) -> Any:
     try:
         return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as exc:
-        raise _Invalid("syntax", f"the body is not valid JSON: {exc.msg} at line {exc.lineno}, "
-                                 f"column {exc.colno}") from None
+        raise _Invalid(
+            "syntax",
+            f"the body is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+        ) from None
     except RecursionError:
         raise _Invalid("depth", "the body is nested too deeply to be read") from None
     except ValueError as exc:
