@@ -22,6 +22,9 @@ from mockserver.controls import example_names
 from mockserver.engine import DEFAULT_SEED, Engine, Outcome
 from mockserver.problems import MockError
 from mockserver.responder import serialise
+from mockserver.scenarios import ScenarioError, parse_document
+from mockserver.serving import FAULT_KEY, can_fault
+from mockserver.state import DEFAULT_SESSION
 from mockserver.validation import RequestRecord
 
 log = logging.getLogger("mockserver")
@@ -61,11 +64,40 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     def apis() -> Response:
         return jsonify({"apis": [describe_api(engine, api.api_id) for api in engine.apis]})
 
+    @app.get("/__mock/scenarios")
+    def get_scenarios() -> Response:
+        session = admin_session()
+        return jsonify({"session": session, **scenarios_body(engine, session)})
+
+    @app.put("/__mock/scenarios")
+    def put_scenarios() -> Response:
+        session = admin_session()
+        text = request.get_data(cache=False).decode("utf-8", "replace")
+        try:
+            engine.scenarios.load(session, parse_document(text))
+        except ScenarioError as exc:
+            raise problems.AdminError(f"The scenarios were not loaded: {exc}") from None
+        return jsonify({"session": session, **scenarios_body(engine, session)})
+
+    @app.delete("/__mock/scenarios")
+    def delete_scenarios() -> Response:
+        session = admin_session()
+        engine.scenarios.load(session, None)
+        return Response(status=204)
+
     def serve(path: str = "") -> Response:
         record = snapshot()
         outcome = engine.handle(record)
+        fault = outcome.controls.fault
+        if fault is not None and not can_fault(request.environ):
+            raise problems.FaultUnavailable(
+                f"X-Mock-Fault {fault!r} acts on the client's socket, which only the server "
+                "that `mockserver serve` runs gives the mock; this server cannot reach it."
+            )
         if outcome.controls.delay_ms:
             time.sleep(outcome.controls.delay_ms / 1000)
+        if fault is not None:
+            request.environ[FAULT_KEY] = fault
         return to_response(outcome)
 
     serve.provide_automatic_options = False  # type: ignore[attr-defined]
@@ -95,6 +127,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         )
 
     return app
+
+
+def admin_session() -> str:
+    """The session an admin call is about: `?session=`, else `X-Mock-Session`."""
+    return request.args.get("session") or request.headers.get("X-Mock-Session") or DEFAULT_SESSION
+
+
+def scenarios_body(engine: Engine, session: str) -> dict[str, Any]:
+    current = engine.scenarios.current(session)
+    return {"rules": len(current.rules), "document": current.document}
 
 
 def snapshot() -> RequestRecord:

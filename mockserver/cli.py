@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 
 from mockserver.app import PROJECT_ROOT, Settings, create_app
 from mockserver.engine import DEFAULT_SEED, Engine
+from mockserver.scenarios import ScenarioError, parse_document
+from mockserver.serving import ServeOptions, default_workers
+from mockserver.serving import serve as serve_forever
 from mockserver.spec import SpecError
+from mockserver.state import DEFAULT_SESSION, StateStore
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4010
+DEFAULT_THREADS = 8
 
 
 def default_specs() -> list[Path]:
@@ -68,6 +71,18 @@ def _parser() -> argparse.ArgumentParser:
         default=Settings().max_body,
         help="largest request body accepted, in bytes",
     )
+    serve.add_argument(
+        "--scenarios", type=Path, default=None, help="a scenario file (YAML) to start with"
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=default_workers(),
+        help=f"worker processes (default: one per core, here {default_workers()})",
+    )
+    serve.add_argument(
+        "--threads", type=int, default=DEFAULT_THREADS, help="threads per worker process"
+    )
 
     validate = commands.add_parser("validate", help="check specs and fixtures, then exit")
     with_sources(validate)
@@ -86,9 +101,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = Settings(
                 specs=tuple(specs), fixtures=fixtures, seed=args.seed, max_body=args.max_body
             )
-            return serve(settings, args.host, args.port)
+            options = ServeOptions(args.host, args.port, max(1, args.workers), max(1, args.threads))
+            return serve(settings, options, args.scenarios)
         engine = Engine.from_paths(specs, fixtures)
-    except SpecError as exc:
+    except (SpecError, ScenarioError, OSError) as exc:
         print(f"mockserver: {exc}", file=sys.stderr)
         return 1
     if args.command == "validate":
@@ -103,23 +119,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def serve(settings: Settings, host: str, port: int) -> int:
-    """Serve until SIGTERM or SIGINT, then finish requests in flight and exit 0."""
-    from werkzeug.serving import make_server
+def serve(settings: Settings, options: ServeOptions, scenarios: Path | None = None) -> int:
+    """Build everything, then serve until SIGTERM or SIGINT (requests in flight finish)."""
+    with tempfile.TemporaryDirectory(prefix="mockserver-") as state_dir:
+        store = StateStore(Path(state_dir) / "state.sqlite")
+        engine = Engine.from_paths(list(settings.specs), settings.fixtures, settings.seed, store)
+        if scenarios is not None:
+            try:
+                text = scenarios.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ScenarioError(f"{scenarios}: cannot read: {exc}") from None
+            try:
+                engine.scenarios.load(DEFAULT_SESSION, parse_document(text))
+            except ScenarioError as exc:
+                raise ScenarioError(f"{scenarios}: {exc}") from None
+        app = create_app(settings, engine)
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
 
-    app = create_app(settings)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    server = make_server(host, port, app, threaded=True)
-    print(
-        f"mockserver: serving {len(app.extensions['mockserver.engine'].operations)} "
-        f"operations on http://{host}:{server.server_port}",
-        flush=True,
-    )
+        def announce(url: str) -> None:
+            print(f"mockserver: serving {len(engine.operations)} operations on {url}", flush=True)
 
-    def stop(signum: int, frame: FrameType | None) -> None:
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    server.serve_forever()
-    return 0
+        try:
+            return serve_forever(app, options, announce)
+        finally:
+            store.close()

@@ -1,6 +1,9 @@
 """One request through the mock, without any web framework.
 
-    route -> decode controls -> validate (always) -> respond
+    route -> decode controls (else a scripted scenario) -> validate (always) -> respond
+
+Control headers sent with a request win over scripted scenarios: a scenario is only
+consulted, and only counts the call, when the request carries no control header.
 
 `Engine.handle` takes a plain `RequestRecord` and returns an `Outcome`: the reply,
 and what was learnt on the way (operation, violations, controls), for the journal
@@ -10,6 +13,7 @@ that renders them.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,10 +23,13 @@ from mockserver.fixtures import FixtureStore, load_fixtures
 from mockserver.problems import MethodNotDocumented, RouteNotFound
 from mockserver.responder import Reply, Responder
 from mockserver.routing import NoRoute, Router, WrongMethod
+from mockserver.scenarios import ScenarioBook
 from mockserver.spec import Api, Operation, load_apis
+from mockserver.state import DEFAULT_SESSION, StateStore
 from mockserver.validation import Checked, RequestRecord, check
 
 DEFAULT_SEED = 4010
+SESSION_HEADER = "x-mock-session"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,25 +38,39 @@ class Outcome:
     operation: Operation
     checked: Checked
     controls: Controls = field(default=NO_CONTROLS)
+    session: str = DEFAULT_SESSION
+    scenario: str | None = None
 
 
 class Engine:
     """Everything compiled at start-up; `handle` only looks things up."""
 
-    def __init__(self, apis: list[Api], fixtures: FixtureStore, seed: int = DEFAULT_SEED) -> None:
+    def __init__(
+        self,
+        apis: list[Api],
+        fixtures: FixtureStore,
+        seed: int = DEFAULT_SEED,
+        store: StateStore | None = None,
+    ) -> None:
         self.apis = tuple(apis)
         self.fixtures = fixtures
         self.seed = seed
         self.operations = tuple(op for api in apis for op in api.operations)
         self.router = Router(self.operations)
         self.responder = Responder(fixtures, seed)
+        self.store = store or StateStore()
+        self.scenarios = ScenarioBook(self.store, self.operations, fixtures)
 
     @classmethod
     def from_paths(
-        cls, specs: list[Path], fixtures: Path | None, seed: int = DEFAULT_SEED
+        cls,
+        specs: list[Path],
+        fixtures: Path | None,
+        seed: int = DEFAULT_SEED,
+        store: StateStore | None = None,
     ) -> Engine:
         apis = load_apis(specs)
-        return cls(apis, load_fixtures(fixtures, apis), seed)
+        return cls(apis, load_fixtures(fixtures, apis), seed, store)
 
     def handle(self, request: RequestRecord) -> Outcome:
         found = self.router.match(request.method, request.path)
@@ -69,7 +90,17 @@ class Engine:
                 headers={"Allow": allowed},
             )
         op = found.operation
+        session = request.header(SESSION_HEADER) or DEFAULT_SESSION
         controls = control_headers.decode(request.headers, op, self.fixtures)
+        scenario = None
+        extra_headers: tuple[tuple[str, str], ...] = ()
+        if controls is NO_CONTROLS:
+            picked = self.scenarios.pick(session, op, request)
+            if picked is not None:
+                rule, answer = picked
+                scenario, controls, extra_headers = rule.name, answer.controls, answer.headers
         checked = check(op, request, found.path_params)
         reply = self.responder.respond(op, request, found.path_params, checked, controls)
-        return Outcome(reply, op, checked, controls)
+        if extra_headers:
+            reply = dataclasses.replace(reply, headers=reply.headers + extra_headers)
+        return Outcome(reply, op, checked, controls, session, scenario)

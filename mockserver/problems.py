@@ -107,6 +107,11 @@ class AdminError(MockError):
     kind = "admin"
 
 
+class FaultUnavailable(MockError):
+    status = 501
+    kind = "fault-unavailable"
+
+
 class InternalError(MockError):
     status = 500
     kind = "internal-error"

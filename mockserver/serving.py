@@ -1,0 +1,174 @@
+"""Serving: gunicorn's threaded workers around the app, and network faults on the socket.
+
+`serve(settings, options)` runs the app under gunicorn (`gthread` workers: several
+processes, each with a pool of threads). The app is built once in the master process,
+before the workers fork, so every worker starts with everything compiled. SIGTERM and
+SIGINT both stop gracefully: requests in flight are finished, then the process exits 0.
+
+Network faults (`X-Mock-Fault`, or a scenario's `fault`) must really happen on the
+socket: `FaultMiddleware` wraps the WSGI app, and when the view has asked for a fault
+it acts on the client socket gunicorn hands the app (`gunicorn.socket`) and then raises
+`ConnectionResetError`, which gunicorn takes as a client gone away: it writes nothing
+more and closes the connection.
+
+    reset      RST: SO_LINGER 0, then close -- the client sees "connection reset"
+    empty      FIN with no byte sent -- the client sees the connection closed
+    malformed  bytes that are not HTTP, then FIN
+    truncated  the real status and headers, Content-Length of the whole body, half of it
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import socket
+import struct
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
+
+FAULT_KEY = "mockserver.fault"
+SOCKET_KEY = "gunicorn.socket"
+MALFORMED = b"\x16\x03\x01\x00 this is not HTTP \xff\xfe\r\n\r\n"
+
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+def can_fault(environ: dict[str, Any]) -> bool:
+    """True where the client socket is reachable (under `mockserver serve`)."""
+    return isinstance(environ.get(SOCKET_KEY), socket.socket)
+
+
+class FaultMiddleware:
+    """Turns a requested fault into what the client's socket really sees."""
+
+    def __init__(self, app: WsgiApp) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured["status"], captured["headers"] = status, headers
+            return start_response(status, headers, exc_info) if FAULT_KEY not in environ else None
+
+        result = self.app(environ, capture)
+        fault = environ.get(FAULT_KEY)
+        if fault is None:
+            return result
+        try:
+            body = b"".join(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        sock = environ[SOCKET_KEY]
+        if fault == "reset":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        elif fault == "malformed":
+            _send(sock, MALFORMED)
+        elif fault == "truncated":
+            _send(sock, _head(captured, len(body)) + body[: len(body) // 2])
+        if fault != "reset":
+            _shutdown(sock)
+        sock.close()
+        raise ConnectionResetError(errno.ECONNRESET, f"mockserver fault: {fault}")
+
+
+def _head(captured: dict[str, Any], length: int) -> bytes:
+    lines = [f"HTTP/1.1 {captured.get('status', '200 OK')}"]
+    for key, value in captured.get("headers", []):
+        if key.lower() not in ("content-length", "connection"):
+            lines.append(f"{key}: {value}")
+    lines += [f"Content-Length: {max(length, 2)}", "Connection: close", "", ""]
+    return "\r\n".join(lines).encode("latin-1")
+
+
+def _send(sock: socket.socket, data: bytes) -> None:
+    with contextlib.suppress(OSError):  # the client left first; the fault is moot
+        sock.sendall(data)
+
+
+def _shutdown(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+@dataclass(frozen=True, slots=True)
+class ServeOptions:
+    host: str
+    port: int
+    workers: int
+    threads: int
+    timeout: int = 30
+    graceful_timeout: int = 5
+    keepalive: int = 5
+
+
+def default_workers() -> int:
+    """One worker process per core, at least 1, at most 8."""
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+class _GracefulArbiter(Arbiter):  # type: ignore[misc]
+    """gunicorn stops at once on SIGINT; a mock in a terminal should finish its requests."""
+
+    def handle_int(self) -> None:
+        self.handle_term()
+
+
+class _Application(BaseApplication):  # type: ignore[misc]
+    def __init__(self, app: WsgiApp, options: ServeOptions, announce: Callable[[str], None]):
+        self.application = app
+        self.options = options
+        self.announce = announce
+        super().__init__()
+
+    def load_config(self) -> None:
+        opts = self.options
+        values = {
+            "bind": [
+                f"[{opts.host}]:{opts.port}" if ":" in opts.host else f"{opts.host}:{opts.port}"
+            ],
+            "workers": opts.workers,
+            "worker_class": "gthread",
+            "threads": opts.threads,
+            "timeout": opts.timeout,
+            "graceful_timeout": opts.graceful_timeout,
+            "keepalive": opts.keepalive,
+            "accesslog": None,
+            "errorlog": "-",
+            "loglevel": "warning",
+            "proc_name": "mockserver",
+            "when_ready": self._ready,
+        }
+        for key, value in values.items():
+            self.cfg.set(key, value)
+
+    def _ready(self, server: Any) -> None:
+        host, port = server.LISTENERS[0].sock.getsockname()[:2]
+        shown = f"[{host}]" if ":" in host else host
+        self.announce(f"http://{shown}:{port}")
+
+    def load(self) -> WsgiApp:
+        return self.application
+
+    def run(self) -> None:
+        _GracefulArbiter(self).run()
+
+
+def serve(app: WsgiApp, options: ServeOptions, announce: Callable[[str], None]) -> int:
+    """Serve until SIGTERM or SIGINT; `announce` gets the URL once the port is bound."""
+    saved = sys.argv
+    sys.argv = [saved[0]]  # gunicorn's config reads argv; ours has been parsed already
+    try:
+        _Application(FaultMiddleware(app), options, announce).run()
+    finally:
+        sys.argv = saved
+    return 0
