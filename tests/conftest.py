@@ -67,7 +67,9 @@ class LiveServer:
             self.process.wait(timeout=10)
             self.process.stdout.close()
             self.log.seek(0)
-            raise RuntimeError(f"mockserver did not start: {line!r} {self.log.read()[-2000:]}")
+            output = self.log.read()[-2000:]
+            self.log.close()
+            raise RuntimeError(f"mockserver did not start: {line!r} {output}")
         self.url = line.rsplit(" ", 1)[-1].strip()
 
     def stop(self) -> int:
