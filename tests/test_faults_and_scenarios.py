@@ -208,7 +208,8 @@ def test_sessions_keep_their_own_scenarios(live_server: LiveServer, scenarios: s
             "times",
         ),
         (
-            "scenarios:\n  - match: {operationId: queryEvents}\n    probability: 2\n    respond: {}",
+            "scenarios:\n  - match: {operationId: queryEvents}\n"
+            "    probability: 2\n    respond: {}",
             "probability",
         ),
         (
