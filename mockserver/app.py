@@ -3,23 +3,26 @@
 One catch-all view snapshots the Flask request into a `RequestRecord`, hands it to
 the `Engine`, and turns its `Reply` into a response. The `/__mock/` admin routes sit
 beside it. One error handler renders every `MockError` (and any HTTP error Werkzeug
-raises) as problem+json; nothing else builds an error response.
+raises) as problem+json; nothing else builds an error response. One `after_request`
+hook journals and logs every API request, whatever answered it.
 """
 
 from __future__ import annotations
 
+import hmac
+import json
 import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from mockserver import problems
+from mockserver import journal, problems
 from mockserver.controls import example_names
-from mockserver.engine import DEFAULT_SEED, Engine, Outcome
+from mockserver.engine import DEFAULT_SEED, SESSION_HEADER, Engine, Outcome
 from mockserver.problems import MockError
 from mockserver.responder import serialise
 from mockserver.scenarios import ScenarioError, parse_document
@@ -28,10 +31,13 @@ from mockserver.state import DEFAULT_SESSION
 from mockserver.validation import RequestRecord
 
 log = logging.getLogger("mockserver")
+access_log = logging.getLogger("mockserver.access")
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"]
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MAX_BODY = 5 * 1024 * 1024
+ADMIN_PREFIX = "/__mock/"
+OPEN_ADMIN_ROUTES = ("/__mock/health",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,15 +46,37 @@ class Settings:
     fixtures: Path | None = field(default_factory=lambda: PROJECT_ROOT / "fixtures")
     seed: int = DEFAULT_SEED
     max_body: int = DEFAULT_MAX_BODY
+    journal_size: int = journal.DEFAULT_JOURNAL_SIZE
+    admin_token: str | None = None
+    log_format: str = "text"
+    log_requests: bool = False
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Flask:
     """Load and compile everything now; the returned app only looks things up."""
     settings = settings or Settings()
     engine = engine or Engine.from_paths(list(settings.specs), settings.fixtures, settings.seed)
+    store = engine.store
     app = Flask("mockserver")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body
     app.extensions["mockserver.engine"] = engine
+
+    # -- admin ------------------------------------------------------------------------
+    @app.before_request
+    def guard_admin() -> None:
+        g.started = time.time()
+        if (
+            settings.admin_token
+            and request.path.startswith(ADMIN_PREFIX)
+            and request.path not in OPEN_ADMIN_ROUTES
+        ):
+            sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+            sent = request.headers.get("X-Mock-Admin-Token", sent)
+            if not hmac.compare_digest(sent.encode(), settings.admin_token.encode()):
+                raise problems.AdminUnauthorized(
+                    "The admin API needs the token the mock was started with: send "
+                    "`Authorization: Bearer <token>` or `X-Mock-Admin-Token: <token>`."
+                )
 
     @app.get("/__mock/health")
     def health() -> Response:
@@ -81,13 +109,33 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.delete("/__mock/scenarios")
     def delete_scenarios() -> Response:
-        session = admin_session()
-        engine.scenarios.load(session, None)
+        engine.scenarios.load(admin_session(), None)
         return Response(status=204)
 
+    @app.get("/__mock/requests")
+    def list_requests() -> Response:
+        session = admin_session()
+        try:
+            filters = journal.parse_filters(request.args)
+            limit = int(request.args.get("limit", journal.MAX_LISTED))
+        except (journal.FilterError, ValueError) as exc:
+            raise problems.AdminError(f"Bad journal query: {exc}") from None
+        entries = store.journal(session, filters, max(0, min(limit, journal.MAX_LISTED)))
+        return jsonify({"session": session, "requests": entries})
+
+    @app.delete("/__mock/requests")
+    def clear_requests() -> Response:
+        store.clear_journal(admin_session())
+        return Response(status=204)
+
+    @app.get("/__mock/coverage")
+    def coverage() -> Response:
+        return jsonify(journal.coverage_report(engine, store, admin_session()))
+
+    # -- the APIs -----------------------------------------------------------------------
     def serve(path: str = "") -> Response:
-        record = snapshot()
-        outcome = engine.handle(record)
+        g.record = snapshot()
+        outcome = g.outcome = engine.handle(g.record)
         fault = outcome.controls.fault
         if fault is not None and not can_fault(request.environ):
             raise problems.FaultUnavailable(
@@ -104,8 +152,20 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_url_rule("/", "serve", serve, methods=ALL_METHODS)
     app.add_url_rule("/<path:path>", "serve", serve, methods=ALL_METHODS)
 
+    @app.after_request
+    def record(response: Response) -> Response:
+        if request.path.startswith(ADMIN_PREFIX):
+            return response
+        try:
+            _journal_and_log(engine, settings, response)
+        except Exception:  # a journal failure must never lose the client's answer
+            log.exception("could not journal %s %s", request.method, request.path[:200])
+        return response
+
+    # -- errors -------------------------------------------------------------------------
     @app.errorhandler(MockError)
     def mock_error(error: MockError) -> Response:
+        g.error = error.kind
         return problem_response(error)
 
     @app.errorhandler(HTTPException)
@@ -114,11 +174,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         cls = problems.BodyTooLarge if status == 413 else problems.BadHttpRequest
         mapped = cls(_http_detail(error, settings.max_body))
         mapped.status = status
+        g.error = mapped.kind
         return problem_response(mapped)
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response:
-        log.exception("unexpected error while serving %s %s", request.method, request.path)
+        log.exception("unexpected error while serving %s %s", request.method, request.path[:200])
+        g.error = "internal-error"
         return problem_response(
             problems.InternalError(
                 f"The mock failed unexpectedly ({type(error).__name__}); this is a mock bug, "
@@ -127,6 +189,56 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         )
 
     return app
+
+
+def _journal_and_log(engine: Engine, settings: Settings, response: Response) -> None:
+    started = g.get("started", time.time())
+    duration = (time.time() - started) * 1000
+    record: RequestRecord = g.get("record") or RequestRecord(
+        method=request.method,
+        path=request.path,
+        query=tuple(request.args.items(multi=True)),
+        headers={k.lower(): v for k, v in request.headers.items()},
+    )
+    outcome: Outcome | None = g.get("outcome")
+    session = outcome.session if outcome else (record.header(SESSION_HEADER) or DEFAULT_SESSION)
+    entry = journal.build_entry(
+        record, outcome, response.status_code, started, duration, g.get("error")
+    )
+    engine.store.record(
+        session, entry, settings.journal_size, journal.coverage_keys(outcome, response.status_code)
+    )
+    if settings.log_requests:
+        access_log.info(log_line(entry, settings.log_format))
+
+
+def log_line(entry: dict[str, Any], log_format: str) -> str:
+    """One line per request: method, path, operationId, status, duration, controls."""
+    if log_format == "json":
+        return json.dumps(
+            {
+                key: entry[key]
+                for key in (
+                    "time",
+                    "method",
+                    "path",
+                    "api",
+                    "operationId",
+                    "status",
+                    "durationMs",
+                    "controls",
+                    "scenario",
+                    "valid",
+                )
+            },
+            ensure_ascii=False,
+        )
+    controls = " ".join(f"{k}={v}" for k, v in entry["controls"].items())
+    operation = f"{entry['api']}.{entry['operationId']}" if entry["operationId"] else "-"
+    return (
+        f"{entry['time']} {entry['method']} {entry['path'][:200]} {operation} "
+        f"{entry['status']} {entry['durationMs']:.1f}ms {controls}"
+    ).rstrip()
 
 
 def admin_session() -> str:
@@ -141,13 +253,12 @@ def scenarios_body(engine: Engine, session: str) -> dict[str, Any]:
 
 def snapshot() -> RequestRecord:
     """The Flask request as a plain record (headers lower-cased, body read once)."""
-    body = request.get_data(cache=False)
     return RequestRecord(
         method=request.method,
         path=request.path,
         query=tuple(request.args.items(multi=True)),
         headers={key.lower(): value for key, value in request.headers.items()},
-        body=body,
+        body=request.get_data(cache=False),
     )
 
 

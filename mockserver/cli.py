@@ -1,16 +1,27 @@
-"""The command line: `mockserver serve | validate | routes`, as `main(argv) -> int`."""
+"""The command line: `mockserver serve | validate | routes | coverage`, as `main(argv) -> int`.
+
+Every option of `serve` also reads an environment variable (`MOCKSERVER_<OPTION>`),
+so a container is configured without rebuilding; a flag on the command line wins.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
 import sys
 import tempfile
-from collections.abc import Sequence
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from mockserver.app import PROJECT_ROOT, Settings, create_app
 from mockserver.engine import DEFAULT_SEED, Engine
+from mockserver.journal import DEFAULT_JOURNAL_SIZE, render_junit, render_text
 from mockserver.scenarios import ScenarioError, parse_document
 from mockserver.serving import ServeOptions, default_workers
 from mockserver.serving import serve as serve_forever
@@ -20,6 +31,11 @@ from mockserver.state import DEFAULT_SESSION, StateStore
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4010
 DEFAULT_THREADS = 8
+ENV_PREFIX = "MOCKSERVER_"
+
+
+class ConfigError(ValueError):
+    """An environment variable that cannot be used."""
 
 
 def default_specs() -> list[Path]:
@@ -35,71 +51,149 @@ def default_fixtures(specs: list[Path]) -> Path:
     return base.parent / "fixtures"
 
 
+def _env(name: str, convert: Callable[[str], Any], default: Any) -> Any:
+    raw = os.environ.get(ENV_PREFIX + name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return convert(raw)
+    except ValueError:
+        raise ConfigError(f"{ENV_PREFIX}{name}={raw!r} is not valid") from None
+
+
+def _log_format(value: str) -> str:
+    if value not in ("text", "json"):
+        raise ValueError(value)
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mockserver", description="An OpenAPI 3.1 mock server for contract tests."
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    def with_sources(sub: argparse.ArgumentParser) -> None:
+    def with_sources(sub: argparse.ArgumentParser, env: bool = False) -> None:
         sub.add_argument(
             "paths",
             nargs="*",
             type=Path,
-            help="spec files or folders (default: ./specs, else the bundled specs)",
+            help="spec files or folders (default: ./specs, else the bundled specs"
+            + ("; env MOCKSERVER_SPECS, ':'-separated)" if env else ")"),
         )
         sub.add_argument(
             "--fixtures",
             type=Path,
-            default=None,
+            default=_env("FIXTURES", Path, None) if env else None,
             help="fixtures folder (default: fixtures/ beside the specs)",
         )
 
     serve = commands.add_parser("serve", help="serve every spec")
-    with_sources(serve)
-    serve.add_argument("--host", default=DEFAULT_HOST, help=f"default {DEFAULT_HOST}")
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
+    with_sources(serve, env=True)
+    serve.add_argument(
+        "--host",
+        default=_env("HOST", str, DEFAULT_HOST),
+        help=f"address to bind (default {DEFAULT_HOST})",
+    )
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=_env("PORT", int, DEFAULT_PORT),
+        help=f"port (default {DEFAULT_PORT}; 0 picks a free one)",
+    )
     serve.add_argument(
         "--seed",
         type=int,
-        default=DEFAULT_SEED,
+        default=_env("SEED", int, DEFAULT_SEED),
         help="seed of generated data (same seed, same data)",
     )
     serve.add_argument(
         "--max-body",
         type=int,
-        default=Settings().max_body,
+        default=_env("MAX_BODY", int, Settings().max_body),
         help="largest request body accepted, in bytes",
     )
     serve.add_argument(
-        "--scenarios", type=Path, default=None, help="a scenario file (YAML) to start with"
+        "--scenarios",
+        type=Path,
+        default=_env("SCENARIOS", Path, None),
+        help="a scenario file (YAML) to start with",
     )
     serve.add_argument(
         "--workers",
         type=int,
-        default=default_workers(),
+        default=_env("WORKERS", int, default_workers()),
         help=f"worker processes (default: one per core, here {default_workers()})",
     )
     serve.add_argument(
-        "--threads", type=int, default=DEFAULT_THREADS, help="threads per worker process"
+        "--threads",
+        type=int,
+        default=_env("THREADS", int, DEFAULT_THREADS),
+        help=f"threads per worker process (default {DEFAULT_THREADS})",
+    )
+    serve.add_argument(
+        "--journal-size",
+        type=int,
+        default=_env("JOURNAL_SIZE", int, DEFAULT_JOURNAL_SIZE),
+        help=f"requests kept in the journal (default {DEFAULT_JOURNAL_SIZE})",
+    )
+    serve.add_argument(
+        "--admin-token",
+        default=_env("ADMIN_TOKEN", str, None),
+        help="require this token on /__mock/ admin routes (health stays open)",
+    )
+    serve.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=_env("LOG_FORMAT", _log_format, "text"),
+        help="one line per request on stdout, as text or JSON",
     )
 
     validate = commands.add_parser("validate", help="check specs and fixtures, then exit")
     with_sources(validate)
-
     routes = commands.add_parser("routes", help="list every operation and its statuses")
     with_sources(routes)
+
+    coverage = commands.add_parser("coverage", help="contract coverage of a running mock")
+    coverage.add_argument(
+        "--url", default=f"http://{DEFAULT_HOST}:{DEFAULT_PORT}", help="base URL of the mock"
+    )
+    coverage.add_argument("--session", default=None, help="the X-Mock-Session to report on")
+    coverage.add_argument(
+        "--fail-under",
+        type=float,
+        default=None,
+        help="exit 1 when documented statuses covered are under this percent",
+    )
+    coverage.add_argument("--format", choices=("text", "json", "junit"), default="text")
+    coverage.add_argument("--admin-token", default=_env("ADMIN_TOKEN", str, None))
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    specs = list(args.paths) or default_specs()
+    try:
+        args = _parser().parse_args(argv)
+    except ConfigError as exc:
+        print(f"mockserver: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "coverage":
+        return coverage(args)
+    specs = list(args.paths)
+    if not specs and args.command == "serve" and os.environ.get(ENV_PREFIX + "SPECS"):
+        specs = [Path(p) for p in os.environ[ENV_PREFIX + "SPECS"].split(":") if p]
+    specs = specs or default_specs()
     fixtures = args.fixtures if args.fixtures is not None else default_fixtures(specs)
     try:
         if args.command == "serve":
             settings = Settings(
-                specs=tuple(specs), fixtures=fixtures, seed=args.seed, max_body=args.max_body
+                specs=tuple(specs),
+                fixtures=fixtures,
+                seed=args.seed,
+                max_body=args.max_body,
+                journal_size=max(1, args.journal_size),
+                admin_token=args.admin_token or None,
+                log_format=args.log_format,
+                log_requests=True,
             )
             options = ServeOptions(args.host, args.port, max(1, args.workers), max(1, args.threads))
             return serve(settings, options, args.scenarios)
@@ -134,7 +228,13 @@ def serve(settings: Settings, options: ServeOptions, scenarios: Path | None = No
             except ScenarioError as exc:
                 raise ScenarioError(f"{scenarios}: {exc}") from None
         app = create_app(settings, engine)
-        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        access = logging.getLogger("mockserver.access")
+        access.addHandler(handler)
+        access.setLevel(logging.INFO)
+        access.propagate = False
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
         def announce(url: str) -> None:
             print(f"mockserver: serving {len(engine.operations)} operations on {url}", flush=True)
@@ -143,3 +243,31 @@ def serve(settings: Settings, options: ServeOptions, scenarios: Path | None = No
             return serve_forever(app, options, announce)
         finally:
             store.close()
+
+
+def coverage(args: argparse.Namespace) -> int:
+    """Print a running mock's coverage; exit 1 under --fail-under, 2 if it cannot be read."""
+    query = f"?{urllib.parse.urlencode({'session': args.session})}" if args.session else ""
+    request = urllib.request.Request(args.url.rstrip("/") + "/__mock/coverage" + query)
+    if args.admin_token:
+        request.add_header("Authorization", f"Bearer {args.admin_token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            report = json.load(response)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        print(f"mockserver: cannot read coverage from {args.url}: {exc}", file=sys.stderr)
+        return 2
+    if args.format == "json":
+        print(json.dumps(report, indent=2))
+    elif args.format == "junit":
+        print(render_junit(report), end="")
+    else:
+        print(render_text(report))
+    percent = float(report["totals"]["statuses"]["percent"])
+    if args.fail_under is not None and percent < args.fail_under:
+        print(
+            f"mockserver: status coverage {percent:.1f}% is under {args.fail_under:.1f}%",
+            file=sys.stderr,
+        )
+        return 1
+    return 0

@@ -107,6 +107,11 @@ class AdminError(MockError):
     kind = "admin"
 
 
+class AdminUnauthorized(MockError):
+    status = 401
+    kind = "admin-token-required"
+
+
 class FaultUnavailable(MockError):
     status = 501
     kind = "fault-unavailable"

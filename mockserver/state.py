@@ -1,4 +1,4 @@
-"""State shared by every worker process: scenario rules and their call counters.
+"""State shared by every worker process: scenarios, call counters, journal, coverage.
 
 `mockserver serve` may run several worker processes; a scenario's `times`, `sequence`
 and seeded `probability` must count calls across all of them. The state lives in one
@@ -30,7 +30,28 @@ CREATE TABLE IF NOT EXISTS counters (
 CREATE TABLE IF NOT EXISTS scenarios (
     session TEXT PRIMARY KEY, document TEXT NOT NULL, version INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS journal (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, session TEXT NOT NULL, at REAL NOT NULL,
+    api TEXT, operation_id TEXT, method TEXT NOT NULL, path TEXT NOT NULL,
+    status INTEGER NOT NULL, entry TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS journal_by_session ON journal (session, id);
+CREATE TABLE IF NOT EXISTS coverage (
+    session TEXT NOT NULL, api TEXT NOT NULL, operation_id TEXT NOT NULL,
+    kind TEXT NOT NULL, key TEXT NOT NULL, count INTEGER NOT NULL,
+    PRIMARY KEY (session, api, operation_id, kind, key)
+);
 """
+
+JOURNAL_FILTERS = {
+    "api": "api = ?",
+    "operationId": "operation_id = ?",
+    "method": "method = ?",
+    "path": "path = ?",
+    "status": "status = ?",
+    "since": "at >= ?",
+}
+"""Journal filters: query parameter -> SQL condition on an indexed or small column."""
 
 
 class StateStore:
@@ -112,6 +133,84 @@ class StateStore:
 
     def clear_scenarios(self, session: str) -> None:
         self.set_scenarios(session, None)
+
+    # -- journal and coverage -------------------------------------------------------------------
+    def record(
+        self,
+        session: str,
+        row: dict[str, Any],
+        limit: int,
+        coverage: list[tuple[str, str, str, str]],
+    ) -> None:
+        """Append one journal entry, drop the oldest beyond `limit`, count coverage keys."""
+        with self._lock:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                cursor = conn.execute(
+                    "INSERT INTO journal (session, at, api, operation_id, method, path, status, "
+                    "entry) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        session,
+                        row["at"],
+                        row["api"],
+                        row["operationId"],
+                        row["method"],
+                        row["path"],
+                        row["status"],
+                        json.dumps(row, ensure_ascii=False),
+                    ),
+                )
+                newest = int(cursor.lastrowid or 0)
+                if newest > limit:
+                    conn.execute("DELETE FROM journal WHERE id <= ?", (newest - limit,))
+                conn.executemany(
+                    "INSERT INTO coverage (session, api, operation_id, kind, key, count) "
+                    "VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (session, api, operation_id, kind, key) "
+                    "DO UPDATE SET count = count + 1",
+                    [(session, *key) for key in coverage],
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def journal(self, session: str, filters: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+        """Entries of a session, oldest first, matching every filter given."""
+        where = ["session = ?"]
+        values: list[Any] = [session]
+        for key, value in filters.items():
+            where.append(JOURNAL_FILTERS[key])
+            values.append(value)
+        with self._lock:
+            rows = (
+                self._connection()
+                .execute(
+                    f"SELECT entry FROM journal WHERE {' AND '.join(where)} ORDER BY id LIMIT ?",
+                    (*values, limit),
+                )
+                .fetchall()
+            )
+        return [json.loads(row[0]) for row in rows]
+
+    def coverage(self, session: str) -> list[tuple[str, str, str, str, int]]:
+        with self._lock:
+            rows = (
+                self._connection()
+                .execute(
+                    "SELECT api, operation_id, kind, key, count FROM coverage WHERE session = ?",
+                    (session,),
+                )
+                .fetchall()
+            )
+        return [(r[0], r[1], r[2], r[3], int(r[4])) for r in rows]
+
+    def clear_journal(self, session: str) -> None:
+        """Forget a session's journal and coverage."""
+        with self._lock:
+            conn = self._connection()
+            conn.execute("DELETE FROM journal WHERE session = ?", (session,))
+            conn.execute("DELETE FROM coverage WHERE session = ?", (session,))
 
     def close(self) -> None:
         if self._conn is not None and self._pid == os.getpid():

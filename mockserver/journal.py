@@ -1,0 +1,249 @@
+"""The request journal and contract coverage.
+
+Every request to an API route is recorded once, after it is answered: when it came,
+what was sent (method, path, query, headers, body as JSON where it parsed), which
+operation it reached, the status answered, the controls used and the validation
+problems found (also where a forced status hid them). Entries live in the shared
+`StateStore`, so a request answered by any worker process is in the journal, in
+order; the journal keeps the newest `size` entries, so memory stays flat.
+
+Coverage is counted beside the journal and is never trimmed: for every operation,
+which documented statuses and which named examples were served, and how many requests
+were valid and invalid. `coverage_report` turns the counts into the report of
+`GET /__mock/coverage`; `render_text` and `render_junit` are for the CLI.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from typing import Any
+from xml.sax.saxutils import escape, quoteattr
+
+from mockserver.controls import example_names
+from mockserver.engine import Engine, Outcome
+from mockserver.state import JOURNAL_FILTERS, StateStore
+from mockserver.validation import RequestRecord
+
+DEFAULT_JOURNAL_SIZE = 10_000
+MAX_BODY_IN_JOURNAL = 64 * 1024
+MAX_LISTED = 10_000
+
+
+class FilterError(ValueError):
+    """A journal filter that cannot be applied."""
+
+
+def build_entry(
+    record: RequestRecord,
+    outcome: Outcome | None,
+    status: int,
+    started: float,
+    duration_ms: float,
+    error: str | None = None,
+) -> dict[str, Any]:
+    query: dict[str, list[str]] = {}
+    for key, value in record.query:
+        query.setdefault(key, []).append(value)
+    body: Any = None
+    if (
+        outcome is not None
+        and outcome.checked.body is not None
+        and not isinstance(outcome.checked.body, bytes)
+    ):
+        body = outcome.checked.body
+    elif record.body:
+        body = record.body[:MAX_BODY_IN_JOURNAL].decode("utf-8", "replace")
+    op = outcome.operation if outcome else None
+    checked = outcome.checked if outcome else None
+    return {
+        "time": dt.datetime.fromtimestamp(started, tz=dt.UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z"),
+        "at": started,
+        "method": record.method,
+        "path": record.path,
+        "query": query,
+        "headers": dict(record.headers),
+        "body": body,
+        "api": op.api if op else None,
+        "operationId": op.operation_id if op else None,
+        "status": status,
+        "controls": outcome.controls.as_dict() if outcome else {},
+        "scenario": outcome.scenario if outcome else None,
+        "source": outcome.reply.source if outcome else "mock",
+        "example": outcome.reply.example if outcome else None,
+        "valid": checked.valid if checked else None,
+        "problems": [v.as_dict() for v in (*checked.security, *checked.violations)]
+        if checked
+        else [],
+        "error": error,
+        "durationMs": round(duration_ms, 3),
+    }
+
+
+def coverage_keys(outcome: Outcome | None, status: int) -> list[tuple[str, str, str, str]]:
+    """(api, operationId, kind, key) counted for one answered request."""
+    if outcome is None:
+        return []
+    op = outcome.operation
+    keys = [
+        (op.api, op.operation_id, "status", str(status)),
+        (op.api, op.operation_id, "requests", "valid" if outcome.checked.valid else "invalid"),
+    ]
+    if outcome.reply.example:
+        keys.append((op.api, op.operation_id, "example", f"{status}.{outcome.reply.example}"))
+    return keys
+
+
+def parse_filters(args: Mapping[str, str]) -> dict[str, Any]:
+    """Query parameters -> journal filters; unknown names and bad values are refused."""
+    filters: dict[str, Any] = {}
+    for key, value in args.items():
+        if key in ("session", "limit"):
+            continue
+        if key not in JOURNAL_FILTERS:
+            raise FilterError(f"unknown filter {key!r}; use: {', '.join(JOURNAL_FILTERS)}")
+        if key == "status":
+            if not value.isdigit():
+                raise FilterError(f"status must be a number, not {value[:20]!r}")
+            filters[key] = int(value)
+        elif key == "since":
+            filters[key] = parse_since(value)
+        elif key == "method":
+            filters[key] = value.upper()
+        else:
+            filters[key] = value
+    return filters
+
+
+def parse_since(value: str) -> float:
+    """An ISO-8601 time (`2026-01-01T10:00:00Z`) or seconds since the epoch."""
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise FilterError(
+            f"since must be an ISO-8601 time or epoch seconds, not {value[:40]!r}"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.timestamp()
+
+
+def coverage_report(engine: Engine, store: StateStore, session: str) -> dict[str, Any]:
+    counts: dict[tuple[str, str], dict[str, dict[str, int]]] = {}
+    for api, op_id, kind, key, count in store.coverage(session):
+        counts.setdefault((api, op_id), {}).setdefault(kind, {})[key] = count
+    operations = []
+    documented_statuses = served_statuses = documented_examples = served_examples = 0
+    called = 0
+    for op in engine.operations:
+        seen = counts.get((op.api, op.operation_id), {})
+        statuses = seen.get("status", {})
+        served = sorted(int(s) for s in statuses if int(s) in op.responses)
+        examples = [
+            f"{s}.{name}" for s in op.statuses for name in example_names(op, engine.fixtures, s)
+        ]
+        examples_served = [e for e in examples if e in seen.get("example", {})]
+        requests = seen.get("requests", {})
+        documented_statuses += len(op.statuses)
+        served_statuses += len(served)
+        documented_examples += len(examples)
+        served_examples += len(examples_served)
+        called += 1 if statuses else 0
+        operations.append(
+            {
+                "api": op.api,
+                "operationId": op.operation_id,
+                "method": op.method,
+                "path": op.path,
+                "statuses": {
+                    "documented": list(op.statuses),
+                    "served": served,
+                    "uncovered": [s for s in op.statuses if s not in served],
+                    "counts": {k: v for k, v in sorted(statuses.items())},
+                },
+                "examples": {
+                    "documented": examples,
+                    "served": examples_served,
+                    "uncovered": [e for e in examples if e not in examples_served],
+                },
+                "requests": {
+                    "valid": requests.get("valid", 0),
+                    "invalid": requests.get("invalid", 0),
+                },
+            }
+        )
+    return {
+        "session": session,
+        "totals": {
+            "operations": _share(called, len(engine.operations)),
+            "statuses": _share(served_statuses, documented_statuses),
+            "examples": _share(served_examples, documented_examples),
+        },
+        "operations": operations,
+    }
+
+
+def _share(part: int, whole: int) -> dict[str, Any]:
+    percent = 100.0 if whole == 0 else round(100.0 * part / whole, 1)
+    return {"covered": part, "total": whole, "percent": percent}
+
+
+def render_text(report: Mapping[str, Any]) -> str:
+    """A table a person reads at a glance: one line per operation, then the totals."""
+    rows = [("OPERATION", "STATUSES", "UNCOVERED", "EXAMPLES", "VALID/INVALID")]
+    for op in report["operations"]:
+        statuses = op["statuses"]
+        examples = op["examples"]
+        rows.append(
+            (
+                f"{op['api']}.{op['operationId']}",
+                f"{len(statuses['served'])}/{len(statuses['documented'])}",
+                " ".join(map(str, statuses["uncovered"])) or "-",
+                f"{len(examples['served'])}/{len(examples['documented'])}",
+                f"{op['requests']['valid']}/{op['requests']['invalid']}",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows
+    ]
+    totals = report["totals"]
+    lines.append("")
+    for name in ("operations", "statuses", "examples"):
+        share = totals[name]
+        lines.append(
+            f"{name:<10} {share['covered']:>4}/{share['total']:<4} {share['percent']:5.1f}%"
+        )
+    return "\n".join(lines)
+
+
+def render_junit(report: Mapping[str, Any]) -> str:
+    """One test case per operation; an uncovered documented status is a failure."""
+    cases = []
+    failures = 0
+    for op in report["operations"]:
+        name = quoteattr(f"{op['method']} {op['path']}")
+        classname = quoteattr(f"{op['api']}.{op['operationId']}")
+        uncovered = op["statuses"]["uncovered"]
+        if uncovered:
+            failures += 1
+            message = quoteattr(f"documented statuses never served: {uncovered}")
+            cases.append(
+                f"  <testcase classname={classname} name={name}>"
+                f"<failure message={message}>{escape(json.dumps(op))}</failure>"
+                f"</testcase>"
+            )
+        else:
+            cases.append(f"  <testcase classname={classname} name={name}/>")
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        f'<testsuite name="mockserver contract coverage" tests="{len(cases)}" '
+        f'failures="{failures}">\n' + "\n".join(cases) + "\n</testsuite>\n"
+    )
