@@ -230,8 +230,10 @@ class _Server:
         assert self.process.stdout is not None
         line = self.process.stdout.readline()  # printed once the port is bound
         if "http://" not in line:
+            self.process.wait(timeout=30)
+            output = self.output()
             self.stop()
-            raise MockServerError(f"mockserver did not start: {line.strip()} {self.output()}")
+            raise MockServerError(f"mockserver did not start: {line.strip()} {output.strip()}")
         self.url = line.rsplit(" ", 1)[-1].strip()
 
     def output(self) -> str:
