@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.routing import BaseConverter
 
 from mockserver import journal, problems
 from mockserver.controls import example_names
@@ -38,6 +39,13 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MAX_BODY = 5 * 1024 * 1024
 ADMIN_PREFIX = "/__mock/"
 OPEN_ADMIN_ROUTES = ("/__mock/health",)
+
+
+class AnyPath(BaseConverter):
+    """Every path, newlines included (Werkzeug's `path` converter stops at `\\n`)."""
+
+    regex = r"[\s\S]*"
+    part_isolating = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +142,17 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     # -- the APIs -----------------------------------------------------------------------
     def serve(path: str = "") -> Response:
+        if request.path.startswith(ADMIN_PREFIX):
+            routes = sorted(
+                f"{m} {r.rule}"
+                for r in app.url_map.iter_rules()
+                if r.rule.startswith(ADMIN_PREFIX)
+                for m in sorted((r.methods or set()) - {"HEAD", "OPTIONS"})
+            )
+            raise problems.RouteNotFound(
+                f"{request.method} {request.path[:200]} is not an admin route of the mock; "
+                f"they are: {', '.join(routes)}."
+            )
         g.record = snapshot()
         outcome = g.outcome = engine.handle(g.record)
         fault = outcome.controls.fault
@@ -149,8 +168,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         return to_response(outcome)
 
     serve.provide_automatic_options = False  # type: ignore[attr-defined]
+    app.url_map.converters["anything"] = AnyPath
     app.add_url_rule("/", "serve", serve, methods=ALL_METHODS)
-    app.add_url_rule("/<path:path>", "serve", serve, methods=ALL_METHODS)
+    app.add_url_rule("/<anything:path>", "serve", serve, methods=ALL_METHODS)
 
     @app.after_request
     def record(response: Response) -> Response:
@@ -170,10 +190,18 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
+        if isinstance(error, MethodNotAllowed) and not request.path.startswith(ADMIN_PREFIX):
+            # A method Flask was not told about (QUERY, PROPFIND, ...): the specs decide
+            # what is allowed here, exactly as for the methods the catch-all takes.
+            try:
+                engine.handle(snapshot())
+            except MockError as routed:
+                return mock_error(routed)
         status = error.code or 400
         cls = problems.BodyTooLarge if status == 413 else problems.BadHttpRequest
         mapped = cls(_http_detail(error, settings.max_body))
         mapped.status = status
+        mapped.kind = problems.status_slug(status).replace("_", "-")
         g.error = mapped.kind
         return problem_response(mapped)
 
