@@ -30,7 +30,7 @@ from mockserver.state import DEFAULT_SESSION, StateStore
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4010
-DEFAULT_THREADS = 8
+DEFAULT_THREADS = 16
 ENV_PREFIX = "MOCKSERVER_"
 
 
@@ -132,6 +132,12 @@ def _parser() -> argparse.ArgumentParser:
         help=f"threads per worker process (default {DEFAULT_THREADS})",
     )
     serve.add_argument(
+        "--request-timeout",
+        type=float,
+        default=_env("REQUEST_TIMEOUT", float, 10.0),
+        help="seconds a client has to send a whole request (default 10)",
+    )
+    serve.add_argument(
         "--journal-size",
         type=int,
         default=_env("JOURNAL_SIZE", int, DEFAULT_JOURNAL_SIZE),
@@ -195,7 +201,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 log_format=args.log_format,
                 log_requests=True,
             )
-            options = ServeOptions(args.host, args.port, max(1, args.workers), max(1, args.threads))
+            options = ServeOptions(
+                args.host,
+                args.port,
+                max(1, args.workers),
+                max(1, args.threads),
+                request_timeout=max(0.1, args.request_timeout),
+            )
             return serve(settings, options, args.scenarios)
         engine = Engine.from_paths(specs, fixtures)
     except (SpecError, ScenarioError, OSError) as exc:

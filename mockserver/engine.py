@@ -20,7 +20,7 @@ from pathlib import Path
 from mockserver import controls as control_headers
 from mockserver.controls import NO_CONTROLS, Controls
 from mockserver.fixtures import FixtureStore, load_fixtures
-from mockserver.problems import MethodNotDocumented, RouteNotFound
+from mockserver.problems import BadHttpRequest, MethodNotDocumented, RouteNotFound
 from mockserver.responder import Reply, Responder
 from mockserver.routing import NoRoute, Router, WrongMethod
 from mockserver.scenarios import ScenarioBook
@@ -73,6 +73,11 @@ class Engine:
         return cls(apis, load_fixtures(fixtures, apis), seed, store)
 
     def handle(self, request: RequestRecord) -> Outcome:
+        if any(segment in (".", "..") for segment in request.path.split("/")):
+            raise BadHttpRequest(
+                f"The path {request.path[:200]!r} has a '.' or '..' segment (perhaps "
+                "percent-encoded); no documented resource is named that way."
+            )
         found = self.router.match(request.method, request.path)
         if isinstance(found, NoRoute):
             hint = (

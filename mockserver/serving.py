@@ -15,22 +15,33 @@ more and closes the connection.
     empty      FIN with no byte sent -- the client sees the connection closed
     malformed  bytes that are not HTTP, then FIN
     truncated  the real status and headers, Content-Length of the whole body, half of it
+
+Slow and silent clients: `MockWorker` gives every connection a deadline to send its
+request (`request_timeout`, counted from when a thread starts reading it, for head and
+body together), so a client that trickles bytes (slowloris) cannot hold a thread, and
+hands a connection that has sent nothing back to the poller at once instead of letting
+it sit on a thread (gunicorn waits 5 s there); gunicorn then closes it after its
+keep-alive timeout.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import socket
 import struct
 import sys
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
+from gunicorn.http.errors import InvalidHeader, UnsupportedTransferCoding
+from gunicorn.workers import gthread
 
 FAULT_KEY = "mockserver.fault"
 SOCKET_KEY = "gunicorn.socket"
@@ -100,6 +111,90 @@ def _shutdown(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_RDWR)
 
 
+IDLE_WAIT = 0.05
+"""Seconds a new connection may hold a thread before it has sent anything."""
+
+
+class _DeadlineSocket(socket.socket):
+    """A client socket whose reads share one deadline per request.
+
+    gunicorn calls `setblocking(True)` before it reads each request: that starts the
+    clock. Every read then waits at most for what is left, so a request must arrive
+    whole within `request_timeout` seconds, however slowly it trickles in.
+    """
+
+    request_timeout = 10.0
+    _deadline: float | None = None
+
+    def setblocking(self, flag: bool) -> None:
+        if flag:
+            self._deadline = time.monotonic() + self.request_timeout
+            self.settimeout(self.request_timeout)
+        else:
+            super().setblocking(False)
+
+    def _arm(self) -> None:
+        deadline = self._deadline
+        if deadline is not None and self.gettimeout() is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the client did not send its request in time")
+            self.settimeout(left)
+
+    def recv(self, size: int, flags: int = 0) -> bytes:
+        self._arm()
+        return super().recv(size, flags)
+
+    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        self._arm()
+        return super().recv_into(buffer, nbytes, flags)
+
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        if self.gettimeout() is not None:
+            self.settimeout(self.request_timeout)  # writing has its own allowance
+        super().sendall(data, flags)
+
+
+class _QuietTimeouts(logging.Filter):
+    """A client that timed out is routine, not a server error worth a traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, TimeoutError)
+
+
+class MockWorker(gthread.ThreadWorker):  # type: ignore[misc]
+    """gunicorn's threaded worker, hardened against slow and silent clients."""
+
+    def init_process(self) -> None:
+        self.log.error_log.addFilter(_QuietTimeouts())
+        super().init_process()
+
+    def accept(self, listener: socket.socket) -> None:
+        try:
+            raw, address = listener.accept()
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                raise
+            return
+        self.nr_conns += 1
+        sock = _DeadlineSocket(raw.family, raw.type, raw.proto, fileno=raw.detach())
+        self.enqueue_req(gthread.TConn(self.cfg, sock, address, listener.getsockname()))
+
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        # gunicorn answers 501 to a Transfer-Encoding it does not support (an empty one
+        # included). For a mock that is the client's mistake, not the server failing:
+        # answer 400, as for any other header it cannot read.
+        if isinstance(exc, UnsupportedTransferCoding):
+            exc = InvalidHeader("Transfer-Encoding")
+        super().handle_error(req, client, addr, exc)
+
+    def handle(self, conn: Any) -> Any:
+        if not conn.initialized and not conn.data_ready and not conn.wait_for_data(IDLE_WAIT):
+            return gthread._DEFER  # nothing sent yet: wait on the poller, not on a thread
+        return super().handle(conn)
+
+
 @dataclass(frozen=True, slots=True)
 class ServeOptions:
     host: str
@@ -109,6 +204,7 @@ class ServeOptions:
     timeout: int = 30
     graceful_timeout: int = 5
     keepalive: int = 5
+    request_timeout: float = 10.0
 
 
 def default_workers() -> int:
@@ -137,7 +233,7 @@ class _Application(BaseApplication):  # type: ignore[misc]
                 f"[{opts.host}]:{opts.port}" if ":" in opts.host else f"{opts.host}:{opts.port}"
             ],
             "workers": opts.workers,
-            "worker_class": "gthread",
+            "worker_class": "mockserver.serving.MockWorker",
             "threads": opts.threads,
             "timeout": opts.timeout,
             "graceful_timeout": opts.graceful_timeout,
@@ -157,6 +253,7 @@ class _Application(BaseApplication):  # type: ignore[misc]
         self.announce(f"http://{shown}:{port}")
 
     def load(self) -> WsgiApp:
+        _DeadlineSocket.request_timeout = self.options.request_timeout
         return self.application
 
     def run(self) -> None:
