@@ -36,6 +36,13 @@ access_log = logging.getLogger("mockserver.access")
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"]
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def bundled(name: str) -> Path:
+    """`specs` or `fixtures` of a source checkout, else the copy installed in the package."""
+    checkout = PROJECT_ROOT / name
+    return checkout if checkout.is_dir() else Path(__file__).resolve().parent / "bundled" / name
+
 DEFAULT_MAX_BODY = 5 * 1024 * 1024
 ADMIN_PREFIX = "/__mock/"
 OPEN_ADMIN_ROUTES = ("/__mock/health",)
@@ -50,8 +57,8 @@ class AnyPath(BaseConverter):
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    specs: tuple[Path, ...] = field(default_factory=lambda: (PROJECT_ROOT / "specs",))
-    fixtures: Path | None = field(default_factory=lambda: PROJECT_ROOT / "fixtures")
+    specs: tuple[Path, ...] = field(default_factory=lambda: (bundled("specs"),))
+    fixtures: Path | None = field(default_factory=lambda: bundled("fixtures"))
     seed: int = DEFAULT_SEED
     max_body: int = DEFAULT_MAX_BODY
     journal_size: int = journal.DEFAULT_JOURNAL_SIZE

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from mockserver.app import PROJECT_ROOT, Settings, create_app
+from mockserver.app import Settings, bundled, create_app
 from mockserver.engine import DEFAULT_SEED, Engine
 from mockserver.journal import DEFAULT_JOURNAL_SIZE, render_junit, render_text
 from mockserver.scenarios import ScenarioError, parse_document
@@ -41,7 +41,7 @@ class ConfigError(ValueError):
 def default_specs() -> list[Path]:
     """`./specs` when run from a folder that has one, else the bundled specs."""
     local = Path.cwd() / "specs"
-    return [local if local.is_dir() else PROJECT_ROOT / "specs"]
+    return [local if local.is_dir() else bundled("specs")]
 
 
 def default_fixtures(specs: list[Path]) -> Path:

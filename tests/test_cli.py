@@ -56,3 +56,15 @@ def test_serve_refuses_a_bad_spec_without_a_traceback(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert str(bad) in done.stderr and "line" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_installed_package_falls_back_to_its_bundled_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mockserver.app as app_module
+
+    assert app_module.bundled("specs") == ROOT / "specs"  # a checkout serves its own files
+    monkeypatch.setattr(app_module, "PROJECT_ROOT", tmp_path)  # as in site-packages
+    package = Path(app_module.__file__).resolve().parent
+    assert app_module.bundled("specs") == package / "bundled" / "specs"
+    assert app_module.bundled("fixtures") == package / "bundled" / "fixtures"
