@@ -6,13 +6,15 @@ import json
 import time
 
 import pytest
-from flask.testing import FlaskClient
+import requests
 
 from mockserver.controls import Controls, _prefer, decode
 from mockserver.engine import Engine
 from mockserver.problems import BadControl
+from tests.conftest import LiveServer
 
 MODULE = "/iacm/api/modules/146/events"
+TENANT = "3f2b9c1e-8d4a-4e6b-9f0a-1c2d3e4f5a6b"
 KEY = {"x-api-key": "k"}
 OK = {"account": "7", "eventType": "x", "org": "v", "project": "p"}
 
@@ -62,49 +64,93 @@ def test_nonsense_controls_list_what_is_valid(engine: Engine, headers, control) 
     assert caught.value.extra["control"] == control
 
 
-def test_bad_control_is_a_problem_listing_statuses(client: FlaskClient) -> None:
-    response = client.post(MODULE, headers={**KEY, "X-Mock-Status": "418"}, json=OK)
+def test_bad_control_is_a_problem_listing_statuses(live_server: LiveServer) -> None:
+    response = post(live_server, {**KEY, "X-Mock-Status": "418"}, OK)
     assert response.status_code == 400
-    assert response.content_type == "application/problem+json"
-    body = response.json
-    assert body is not None
+    assert response.headers["Content-Type"] == "application/problem+json"
+    body = response.json()
     assert body["valid"] == [200, 400, 401, 403, 404, 408, 409, 423, 499, 500, 502]
     assert "418" in body["detail"]
 
 
-def test_forced_status_wins_over_an_invalid_request(client: FlaskClient) -> None:
-    response = client.post(MODULE, headers={"X-Mock-Status": "503"}, data=b"{broken")
-    assert response.status_code == 400  # 503 is not documented: a bad control
-    forced = client.post(MODULE, headers={"X-Mock-Status": "502"}, data=b"{broken")
-    assert forced.status_code == 502
-    assert forced.content_type == "application/vnd.goa.error"
-    assert json.loads(forced.data)["fault"] is True
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        ("X-Mock-Status", "201"),
+        ("Prefer", "code=abc"),
+        ("X-Mock-Example", "nope"),
+        ("X-Mock-Dynamic", "maybe"),
+        ("X-Mock-Seed", "x"),
+        ("X-Mock-Delay", "-1"),
+        ("X-Mock-Delay", "60001"),
+        ("X-Mock-Fault", "explode"),
+    ],
+)
+def test_every_bad_control_value_over_http(
+    live_server: LiveServer, header: str, value: str
+) -> None:
+    response = post(live_server, {**KEY, header: value}, OK)
+    assert response.status_code == 400
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert response.json()["control"].lower() in (header.lower(), "x-mock-status")
 
 
-def test_forced_example_and_dynamic(client: FlaskClient) -> None:
-    path = "/event/3f2b9c1e-8d4a-4e6b-9f0a-1c2d3e4f5a6b/events/abc"
-    sample = client.get(path, headers={"X-Mock-Example": "sample"})
+def test_forced_status_wins_over_an_invalid_request(live_server: LiveServer) -> None:
+    for header in ({"X-Mock-Status": "502"}, {"Prefer": "code=502"}):
+        forced = post(live_server, header, None, raw=b"{broken")
+        assert forced.status_code == 502
+        assert forced.headers["Content-Type"] == "application/vnd.goa.error"
+        assert forced.json()["fault"] is True
+
+
+def test_forced_example_and_dynamic(live_server: LiveServer) -> None:
+    url = f"{live_server.url}/event/{TENANT}/events/abc"
+    sample = requests.get(url, headers={"X-Mock-Example": "sample"}, timeout=10)
     assert sample.status_code == 200
-    generated = client.get(path)
-    assert sample.json != generated.json
-    assert client.get(path, headers={"Prefer": "example=sample"}).json == sample.json
-    fixture_400 = client.post(MODULE, headers={**KEY, "X-Mock-Status": "400"}, json=OK)
-    assert json.loads(fixture_400.data)["message"] == "parameter 'p' must be an integer"
-    dynamic = client.post(
-        MODULE, headers={**KEY, "X-Mock-Status": "400", "X-Mock-Dynamic": "true"}, json=OK
+    generated = requests.get(url, timeout=10)
+    assert sample.json() != generated.json()
+    assert requests.get(url, headers={"Prefer": "example=sample"}, timeout=10).json() == (
+        sample.json()
     )
-    assert dynamic.status_code == 400 and dynamic.data != fixture_400.data
+    fixture_400 = post(live_server, {**KEY, "X-Mock-Status": "400"}, OK)
+    assert fixture_400.json()["message"] == "parameter 'p' must be an integer"
+    for header in ({"X-Mock-Dynamic": "true"}, {"Prefer": "code=400, dynamic=true"}):
+        dynamic = post(live_server, {**KEY, "X-Mock-Status": "400", **header}, OK)
+        assert dynamic.status_code == 400 and dynamic.content != fixture_400.content
+    example = requests.post(
+        f"{live_server.url}/V1.0/p1/events",
+        json=[],
+        headers={"X-Mock-Example": "created", "X-Mock-Status": "201"},
+        timeout=10,
+    )
+    assert [e["event_name"] for e in example.json()] == ["systemInvaded", "systemParalysis"]
 
 
-def test_seed_gives_the_same_bytes(client: FlaskClient) -> None:
-    path = "/event/3f2b9c1e-8d4a-4e6b-9f0a-1c2d3e4f5a6b/events/list"
-    one = client.get(path, headers={"X-Mock-Seed": "42"}).data
-    assert client.get(path + "?pageSize=3", headers={"X-Mock-Seed": "42"}).data == one
-    assert client.get(path, headers={"X-Mock-Seed": "43"}).data != one
+def test_seed_gives_the_same_bytes(live_server: LiveServer) -> None:
+    url = f"{live_server.url}/event/{TENANT}/events/list"
+    one = requests.get(url, headers={"X-Mock-Seed": "42"}, timeout=10).content
+    assert (
+        requests.get(url + "?pageSize=3", headers={"X-Mock-Seed": "42"}, timeout=10).content == one
+    )
+    assert requests.get(url, headers={"X-Mock-Seed": "43"}, timeout=10).content != one
 
 
-def test_delay_waits_at_least_that_long(client: FlaskClient) -> None:
+def test_delay_waits_at_least_that_long(live_server: LiveServer) -> None:
     started = time.monotonic()
-    response = client.get("/api/v1/events/query/", headers={"X-Mock-Delay": "200"})
+    response = requests.get(
+        f"{live_server.url}/api/v1/events/query/", headers={"X-Mock-Delay": "200"}, timeout=10
+    )
     assert response.status_code == 200
     assert time.monotonic() - started >= 0.2
+
+
+def post(
+    server: LiveServer, headers: dict[str, str], body: object, raw: bytes | None = None
+) -> requests.Response:
+    data = raw if raw is not None else json.dumps(body).encode()
+    return requests.post(
+        server.url + MODULE,
+        data=data,
+        headers={"Content-Type": "application/json", **headers},
+        timeout=10,
+    )
