@@ -7,6 +7,7 @@ the loader cannot hide a gap in a spec.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +94,38 @@ def _rebase(node: Any) -> Any:
 def load_fixture(path: Path) -> Any:
     with path.open(encoding="utf-8") as handle:
         return json.load(handle)
+
+
+SAMPLE_VIOLATIONS = [{"in": "body", "name": "x", "rule": "required", "message": "m"}]
+_SAMPLE_PLACEHOLDERS = {
+    "{message}": "body field 'x' is required",
+    "{status}": "400",
+    "{slug}": "bad_request",
+    "{request_id}": "abc123",
+}
+
+
+def render_template(node: Any) -> Any:
+    """An `x-error-template` with its placeholders filled by sample values."""
+    if node == "{violations}":
+        return [dict(v) for v in SAMPLE_VIOLATIONS]
+    if isinstance(node, str):
+        for placeholder, sample in _SAMPLE_PLACEHOLDERS.items():
+            node = node.replace(placeholder, sample)
+        return node
+    if isinstance(node, dict):
+        return {key: render_template(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [render_template(item) for item in node]
+    return node
+
+
+def walk(node: Any, where: str = "#") -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every mapping inside `node`, with its JSON-pointer-like location."""
+    if isinstance(node, dict):
+        yield where, node
+        for key, value in node.items():
+            yield from walk(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from walk(item, f"{where}/{index}")

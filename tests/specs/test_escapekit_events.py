@@ -5,7 +5,6 @@ The tables below are written out from the doc, not read from the spec.
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
@@ -17,8 +16,10 @@ from tests.specs.helpers import (
     load_spec,
     operations,
     parameters,
+    render_template,
     resolve,
     validator_for,
+    walk,
 )
 
 API_ID = "escapekit-events"
@@ -259,8 +260,6 @@ DOC_EVENTS_EXAMPLE = [
     },
 ]
 
-SAMPLE_VIOLATIONS = [{"in": "body", "name": "x", "rule": "required", "message": "m"}]
-
 
 # ---------------------------------------------------------------------------
 # Helpers
@@ -280,20 +279,6 @@ def _schema(spec: dict[str, Any], name: str) -> dict[str, Any]:
     return spec["components"]["schemas"][name]
 
 
-def _substitute(node: Any) -> Any:
-    if node == "{violations}":
-        return copy.deepcopy(SAMPLE_VIOLATIONS)
-    if isinstance(node, str):
-        for placeholder in ("{message}", "{status}", "{slug}", "{request_id}"):
-            node = node.replace(placeholder, "sample")
-        return node
-    if isinstance(node, dict):
-        return {key: _substitute(value) for key, value in node.items()}
-    if isinstance(node, list):
-        return [_substitute(item) for item in node]
-    return node
-
-
 def _media_types(spec: dict[str, Any]):
     """(where, media type object) for every request body and response of every operation."""
     for operation_id, (_, _, op) in operations(spec).items():
@@ -303,16 +288,6 @@ def _media_types(spec: dict[str, Any]):
         for status, response in op["responses"].items():
             for media, content in resolve(spec, response).get("content", {}).items():
                 yield f"{operation_id} {status} {media}", status, content
-
-
-def _walk(node: Any, where: str = "#"):
-    if isinstance(node, dict):
-        yield where, node
-        for key, value in node.items():
-            yield from _walk(value, f"{where}/{key}")
-    elif isinstance(node, list):
-        for index, item in enumerate(node):
-            yield from _walk(item, f"{where}/{index}")
 
 
 # ---------------------------------------------------------------------------
@@ -556,7 +531,7 @@ def test_every_error_template_validates(spec):
             continue
         template = content["x-error-template"]
         assert "{message}" in json.dumps(template), where
-        rendered = _substitute(template)
+        rendered = render_template(template)
         errors = list(validator_for(spec, content["schema"]).iter_errors(rendered))
         assert not errors, (where, errors)
         seen += 1
@@ -564,7 +539,7 @@ def test_every_error_template_validates(spec):
 
 
 def test_every_derived_element_has_a_reason(spec):
-    derived = [(where, node) for where, node in _walk(spec) if node.get("x-derived") is True]
+    derived = [(where, node) for where, node in walk(spec) if node.get("x-derived") is True]
     assert derived
     for where, node in derived:
         reason = node.get("x-derived-reason")

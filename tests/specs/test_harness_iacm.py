@@ -16,8 +16,10 @@ from .helpers import (
     load_spec,
     operations,
     parameters,
+    render_template,
     resolve,
     validator_for,
+    walk,
 )
 
 API = "harness-iacm"
@@ -343,36 +345,6 @@ def _error_media(spec: dict[str, Any], op_id: str, status: str) -> dict[str, Any
     return response["content"][ERROR_MEDIA_TYPE]
 
 
-def _substitute(node: Any) -> Any:
-    samples = {
-        "{message}": "field x is required",
-        "{status}": "400",
-        "{slug}": "bad_request",
-        "{request_id}": "r4nd0m",
-    }
-    if node == "{violations}":
-        return [{"in": "body", "name": "x", "rule": "required", "message": "m"}]
-    if isinstance(node, str):
-        for key, value in samples.items():
-            node = node.replace(key, value)
-        return node
-    if isinstance(node, dict):
-        return {k: _substitute(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_substitute(v) for v in node]
-    return node
-
-
-def _walk(node: Any, path: tuple[Any, ...] = ()) -> Any:
-    if isinstance(node, dict):
-        yield path, node
-        for key, value in node.items():
-            yield from _walk(value, (*path, key))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            yield from _walk(value, (*path, index))
-
-
 # --------------------------------------------------------------------------- tests
 
 
@@ -591,7 +563,7 @@ def test_error_template(spec: dict[str, Any], op_id: str, status: str) -> None:
     assert template["message"] == "{message}"
     flags = (template["fault"], template["temporary"], template["timeout"])
     assert flags == TEMPLATE_FLAGS[status]
-    rendered = _substitute(template)
+    rendered = render_template(template)
     errors = list(validator_for(spec, media["schema"]).iter_errors(rendered))
     assert not errors, errors
 
@@ -600,7 +572,7 @@ def test_error_template(spec: dict[str, Any], op_id: str, status: str) -> None:
 
 
 def test_every_x_derived_has_a_reason(spec: dict[str, Any]) -> None:
-    for path, node in _walk(spec):
+    for path, node in walk(spec):
         if node.get("x-derived"):
             reason = node.get("x-derived-reason")
             assert isinstance(reason, str) and reason.strip(), path

@@ -17,8 +17,10 @@ from tests.specs.helpers import (
     load_spec,
     operations,
     parameters,
+    render_template,
     resolve,
     validator_for,
+    walk,
 )
 
 API_ID = "huawei-ces-events"
@@ -208,14 +210,6 @@ EXAMPLE_RESPONSE = [
     {"event_id": "evdgiqwgedkkcvhdjcdu347", "event_name": "systemParalysis"},
 ]
 
-VIOLATIONS = [{"in": "body", "name": "x", "rule": "required", "message": "m"}]
-SAMPLES = {
-    "message": "event_name is required",
-    "status": "400",
-    "slug": "bad_request",
-    "request_id": "abc123",
-}
-
 
 # --- helpers ---------------------------------------------------------------
 
@@ -247,28 +241,6 @@ def _response(spec: dict[str, Any], status: str) -> dict[str, Any]:
 
 def _valid_item() -> dict[str, Any]:
     return json.loads(json.dumps(EXAMPLE_REQUEST[0]))
-
-
-def _render(template: Any) -> Any:
-    if template == "{violations}":
-        return VIOLATIONS
-    if isinstance(template, str):
-        return re.sub(r"\{(\w+)\}", lambda m: SAMPLES.get(m.group(1), "sample"), template)
-    if isinstance(template, dict):
-        return {key: _render(value) for key, value in template.items()}
-    if isinstance(template, list):
-        return [_render(item) for item in template]
-    return template
-
-
-def _walk(node: Any, where: str = "#"):
-    if isinstance(node, dict):
-        yield where, node
-        for key, value in node.items():
-            yield from _walk(value, f"{where}/{key}")
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            yield from _walk(value, f"{where}/{index}")
 
 
 # --- document --------------------------------------------------------------
@@ -377,7 +349,7 @@ def test_values_accepted_and_rejected(spec, key):
 
 
 def test_patterns_are_anchored_and_compile(spec):
-    for where, node in _walk(spec):
+    for where, node in walk(spec):
         if isinstance(node.get("pattern"), str):
             assert node["pattern"].startswith("^") and node["pattern"].endswith("$"), where
             re.compile(node["pattern"])
@@ -458,7 +430,7 @@ def test_error_template_renders_valid_body(spec, status):
     media = _response(spec, status)["content"]["application/json"]
     template = media["x-error-template"]
     assert "{message}" in json.dumps(template)
-    rendered = _render(template)
+    rendered = render_template(template)
     assert validator_for(spec, media["schema"]).is_valid(rendered), rendered
 
 
@@ -514,7 +486,7 @@ def test_fixtures_validate():
 
 
 def test_every_derived_element_has_a_reason(spec):
-    derived = [(where, node) for where, node in _walk(spec) if node.get("x-derived")]
+    derived = [(where, node) for where, node in walk(spec) if node.get("x-derived")]
     assert derived, "the lost enums at least are derived"
     for where, node in derived:
         assert node.get("x-derived") is True, where

@@ -19,8 +19,10 @@ from tests.specs.helpers import (
     load_spec,
     operations,
     parameters,
+    render_template,
     resolve,
     validator_for,
+    walk,
 )
 
 API_ID = "socotra-events"
@@ -194,7 +196,6 @@ VIOLATION_FIELDS = ["in", "name", "rule", "message"]
 # named fixtures only (served on `X-Mock-Example: sample`); by default data is generated.
 FIXTURE_FILES = [("fetchEvent", "200.sample.json"), ("fetchEvents", "200.sample.json")]
 
-SAMPLE_VIOLATIONS = [{"in": "body", "name": "x", "rule": "required", "message": "m"}]
 FIXTURE_NAME = re.compile(r"^(?P<status>\d{3})(?:\.(?P<name>[A-Za-z0-9_-]+))?\.json$")
 
 
@@ -242,36 +243,6 @@ def _media_types(spec: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         for status, response in op["responses"].items():
             for mt, media in resolve(spec, response).get("content", {}).items():
                 found.append((f"{op_id} {status} {mt}", media))
-    return found
-
-
-def _substitute(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {key: _substitute(value) for key, value in node.items()}
-    if isinstance(node, list):
-        return [_substitute(item) for item in node]
-    if node == "{violations}":
-        return SAMPLE_VIOLATIONS
-    if isinstance(node, str):
-        for placeholder, sample in {
-            "{message}": "tenantLocator must be a uuid.",
-            "{status}": "400",
-            "{slug}": "bad_request",
-            "{request_id}": "abc123",
-        }.items():
-            node = node.replace(placeholder, sample)
-    return node
-
-
-def _walk(node: Any, where: str = "") -> list[tuple[str, dict[str, Any]]]:
-    found: list[tuple[str, dict[str, Any]]] = []
-    if isinstance(node, dict):
-        found.append((where, node))
-        for key, value in node.items():
-            found.extend(_walk(value, f"{where}/{key}"))
-    elif isinstance(node, list):
-        for index, item in enumerate(node):
-            found.extend(_walk(item, f"{where}/{index}"))
     return found
 
 
@@ -491,7 +462,7 @@ def test_error_templates(spec: dict[str, Any]) -> None:
             for mt, media in resolve(spec, raw)["content"].items():
                 template = media["x-error-template"]
                 assert "{message}" in template["message"], (op_id, status, mt)
-                body = _substitute(template)
+                body = render_template(template)
                 validator = validator_for(spec, media["schema"])
                 errors = list(validator.iter_errors(body))
                 assert not errors, (op_id, status, [e.message for e in errors])
@@ -500,7 +471,7 @@ def test_error_templates(spec: dict[str, Any]) -> None:
 
 
 def test_derived_elements_have_reasons(spec: dict[str, Any]) -> None:
-    marked = [(where, node) for where, node in _walk(spec) if node.get("x-derived") is True]
+    marked = [(where, node) for where, node in walk(spec) if node.get("x-derived") is True]
     assert marked
     for where, node in marked:
         reason = node.get("x-derived-reason")
