@@ -43,6 +43,7 @@ def bundled(name: str) -> Path:
     checkout = PROJECT_ROOT / name
     return checkout if checkout.is_dir() else Path(__file__).resolve().parent / "bundled" / name
 
+
 DEFAULT_MAX_BODY = 5 * 1024 * 1024
 ADMIN_PREFIX = "/__mock/"
 OPEN_ADMIN_ROUTES = ("/__mock/health",)

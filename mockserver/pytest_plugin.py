@@ -203,10 +203,15 @@ def _option(config: pytest.Config, name: str) -> str | None:
     return str(value) if value else None
 
 
-class _Server:
-    """`mockserver serve --port 0` in a subprocess, stopped with SIGTERM."""
+class MockServerProcess:
+    """`mockserver serve --port 0` in a subprocess on 127.0.0.1, stopped with SIGTERM.
 
-    def __init__(self, args: list[str]) -> None:
+    The server prints its URL once its port is bound: reading that line is how this
+    waits for it (no polling, no sleeping). Its log goes to a temporary file, so a full
+    pipe can never block it.
+    """
+
+    def __init__(self, *args: str, cwd: str | os.PathLike[str] | None = None) -> None:
         self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed in stop)
         self.process = subprocess.Popen(
             [
@@ -218,17 +223,16 @@ class _Server:
                 "127.0.0.1",
                 "--port",
                 "0",
-                "--workers",
-                "1",
                 *args,
             ],
+            cwd=cwd,
             stdout=subprocess.PIPE,
             stderr=self.log,
             text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         assert self.process.stdout is not None
-        line = self.process.stdout.readline()  # printed once the port is bound
+        line = self.process.stdout.readline()
         if "http://" not in line:
             self.process.wait(timeout=30)
             output = self.output()
@@ -237,22 +241,27 @@ class _Server:
         self.url = line.rsplit(" ", 1)[-1].strip()
 
     def output(self) -> str:
+        """The last of what the server wrote on stderr."""
         if self.log.closed:
             return ""
         self.log.seek(0)
         return self.log.read()[-4000:]
 
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-        self.log.close()
+    def stop(self) -> int:
+        """SIGTERM, wait, and return the exit code (killed after 15 s)."""
+        try:
+            if self.process.poll() is None:
+                self.process.send_signal(signal.SIGTERM)
+                try:
+                    self.process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
+                    self.process.wait()
+            return int(self.process.returncode)
+        finally:
+            if self.process.stdout is not None:
+                self.process.stdout.close()
+            self.log.close()
 
 
 @pytest.fixture(scope="session")
@@ -273,7 +282,7 @@ def mockserver_url(pytestconfig: pytest.Config) -> Iterator[str]:
     token = _option(pytestconfig, "admin-token")
     if token:
         args += ["--admin-token", token]
-    server = _Server(args)
+    server = MockServerProcess("--workers", "1", *args)
     try:
         yield server.url
     finally:
