@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gc
 import logging
 import os
 import socket
@@ -244,6 +245,10 @@ class _Application(BaseApplication):  # type: ignore[misc]
             "proc_name": "mockserver",
             "when_ready": self._ready,
         }
+        if "control_socket_disable" in self.cfg.settings:
+            # gunicorn >= 25.1 opens a control socket under $HOME by default; a mock
+            # needs none, and a container user may have no writable home.
+            values["control_socket_disable"] = True
         for key, value in values.items():
             self.cfg.set(key, value)
 
@@ -257,6 +262,10 @@ class _Application(BaseApplication):  # type: ignore[misc]
         return self.application
 
     def run(self) -> None:
+        # Everything compiled at start-up lives as long as the server: moving it out of
+        # the collector's generations before the fork keeps the workers' pages shared and
+        # their collections short (measured: a stop took 1.3-2 s before, 0.25 s after).
+        gc.freeze()
         _GracefulArbiter(self).run()
 
 
