@@ -7,11 +7,15 @@ so a container is configured without rebuilding; a flag on the command line wins
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import logging
+import logging.handlers
 import os
+import queue
 import sys
 import tempfile
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -225,6 +229,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+class BackgroundHandler(logging.handlers.QueueHandler):
+    """Hands log records to a thread of this process that writes them to `target`, so a
+    request thread never waits on stdout (a slow pipe or terminal). Threads don't survive
+    a fork: each worker process starts its own on its first record, and writes what is
+    left when it exits."""
+
+    def __init__(self, target: logging.Handler) -> None:
+        super().__init__(queue.SimpleQueue())
+        self.target = target
+        self._pid = -1
+        self._guard = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._pid != os.getpid():
+            with self._guard:
+                if self._pid != os.getpid():
+                    self.queue = queue.SimpleQueue()
+                    listener = logging.handlers.QueueListener(self.queue, self.target)
+                    listener.start()
+                    atexit.register(listener.stop)
+                    self._pid = os.getpid()
+        super().emit(record)
+
+
 def serve(settings: Settings, options: ServeOptions, scenarios: Path | None = None) -> int:
     """Build everything, then serve until SIGTERM or SIGINT (requests in flight finish)."""
     with tempfile.TemporaryDirectory(prefix="mockserver-") as state_dir:
@@ -240,10 +268,10 @@ def serve(settings: Settings, options: ServeOptions, scenarios: Path | None = No
             except ScenarioError as exc:
                 raise ScenarioError(f"{scenarios}: {exc}") from None
         app = create_app(settings, engine)
-        handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("%(message)s"))
+        stdout = logging.StreamHandler(sys.stdout)
+        stdout.setFormatter(logging.Formatter("%(message)s"))
         access = logging.getLogger("mockserver.access")
-        access.addHandler(handler)
+        access.addHandler(BackgroundHandler(stdout))
         access.setLevel(logging.INFO)
         access.propagate = False
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

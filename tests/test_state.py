@@ -1,0 +1,144 @@
+"""The shared state: journal writes off the request thread, and reads that wait for them."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mockserver.state import Ledger, StateStore
+
+
+def row(n: int, at: float | None = None) -> dict[str, Any]:
+    return {
+        "at": time.time() if at is None else at,
+        "api": "demo",
+        "operationId": "op",
+        "method": "GET",
+        "path": f"/items/{n}",
+        "status": 200,
+    }
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[StateStore]:
+    store = StateStore(tmp_path / "state.sqlite")
+    yield store
+    store.close()
+
+
+def paths(store: StateStore, session: str = "s") -> list[str]:
+    return [entry["path"] for entry in store.journal(session, {}, 100_000)]
+
+
+def test_a_read_right_after_recording_sees_every_entry_in_order(store: StateStore) -> None:
+    for n in range(2000):
+        store.record("s", row(n), 10_000, [("demo", "op", "status", "200")])
+    assert paths(store) == [f"/items/{n}" for n in range(2000)]
+    assert store.coverage("s") == [("demo", "op", "status", "200", 2000)]
+
+
+def test_entries_are_ordered_by_when_the_request_began(store: StateStore) -> None:
+    store.record("s", row(2, at=200.0), 100, [])
+    store.record("s", row(1, at=100.0), 100, [])
+    assert paths(store) == ["/items/1", "/items/2"]
+
+
+def test_the_journal_keeps_only_the_newest(store: StateStore) -> None:
+    for n in range(50):
+        store.record("s", row(n), 10, [])
+    assert paths(store) == [f"/items/{n}" for n in range(40, 50)]
+
+
+def test_clearing_also_clears_what_was_still_queued(store: StateStore) -> None:
+    for n in range(500):
+        store.record("s", row(n), 10_000, [("demo", "op", "status", "200")])
+    store.clear_journal("s")
+    assert paths(store) == []
+    assert store.coverage("s") == []
+
+
+def _child(store: StateStore, count: int, ready: Any, release: Any) -> None:
+    for n in range(count):
+        store.record("s", row(n), 100_000, [])
+    ready.send("recorded")  # answered, in server terms: the parent may now read
+    release.recv()  # stay alive, as a worker does, until the parent has read
+
+
+FORK_WARNING = "ignore:This process .* is multi-threaded:DeprecationWarning"
+"""Python 3.12+ warns about forking with threads; a forked server worker is what is tested."""
+
+
+@pytest.mark.filterwarnings(FORK_WARNING)
+def test_a_read_in_one_process_waits_for_another_process_s_writer(store: StateStore) -> None:
+    fork = multiprocessing.get_context("fork")
+    ready_child, ready_parent = fork.Pipe()
+    release_parent, release_child = fork.Pipe()
+    child = fork.Process(target=_child, args=(store, 3000, ready_child, release_child))
+    child.start()
+    try:
+        assert ready_parent.poll(60), "the child did not record in time"
+        ready_parent.recv()
+        assert paths(store) == [f"/items/{n}" for n in range(3000)]
+    finally:
+        release_parent.send("done")
+        child.join(30)
+    assert child.exitcode == 0
+
+
+def test_a_writer_that_fails_loses_its_batch_but_keeps_going(
+    store: StateStore, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    real_write = store.write
+    failures = []
+
+    def failing_once(entries: Any) -> None:
+        if not failures:
+            failures.append(len(entries))
+            raise OSError("disk full")
+        real_write(entries)
+
+    monkeypatch.setattr(store, "write", failing_once)
+    with caplog.at_level(logging.ERROR, logger="mockserver"):
+        store.record("s", row(0), 100, [])
+        assert paths(store) == []  # the read did not hang on the lost entry
+        store.record("s", row(1), 100, [])
+        assert paths(store) == ["/items/1"]
+    assert failures == [1]
+    assert "could not write 1 entries" in caplog.text
+
+
+@pytest.mark.filterwarnings(FORK_WARNING)
+def test_a_dead_process_s_unwritten_entries_do_not_hold_up_reads() -> None:
+    ledger = Ledger()
+    finished = multiprocessing.get_context("fork").Process(target=os.getpid)
+    finished.start()
+    finished.join()
+    assert finished.pid is not None
+    slot = ledger.claim(finished.pid)
+    assert slot is not None
+    ledger.handed[slot] = 5  # handed over, never written: the process died
+    started = time.monotonic()
+    ledger.settle(timeout=30)
+    assert time.monotonic() - started < 5
+    assert ledger.claim(os.getpid()) == slot  # its slot is reused
+
+
+def test_a_stuck_writer_holds_up_reads_no_longer_than_the_timeout(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ledger = Ledger()
+    slot = ledger.claim(os.getpid())
+    assert slot is not None
+    ledger.handed[slot] = 1
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="mockserver"):
+        ledger.settle(timeout=0.2)
+    assert 0.2 <= time.monotonic() - started < 5
+    assert f"process {os.getpid()} has not written" in caplog.text
