@@ -1,0 +1,151 @@
+"""What-if server: `mockserver serve` with one part swapped or switched off, for measuring.
+
+An experiment harness, not a way to run the mock: it patches mockserver in memory to
+estimate what a change would buy before anyone makes it. Run on purpose, then drive it
+with wrk as bench/run.py does:
+
+    .venv/bin/python bench/whatif.py specs/huawei-ces-events.yaml --port 4551 --rs
+    .venv/bin/python bench/whatif.py specs/huawei-ces-events.yaml --port 4551 \\
+        --rs --no-journal --no-log --threads 2
+
+    --rs          request validators built with jsonschema-rs (bench/validators.py's
+                  keywords), behind an adapter that gives validation.py the attributes
+                  it reads from a jsonschema error (validator, message, absolute_path)
+    --no-journal  StateStore.record does nothing (no SQLite write per request)
+    --no-log      no access log line
+    --time-record write StateStore.record's wall-time figures to bench-record-<pid>.json
+                  in the temp folder, every 200 calls
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from mockserver.app import Settings, create_app  # noqa: E402
+from mockserver.engine import Engine  # noqa: E402
+from mockserver.schemas import SchemaContext  # noqa: E402
+from mockserver.serving import ServeOptions, serve  # noqa: E402
+from mockserver.state import StateStore  # noqa: E402
+
+
+class _RsError:
+    """A jsonschema-rs error with the attributes validation.py reads from jsonschema's."""
+
+    __slots__ = ("absolute_path", "message", "validator")
+
+    def __init__(self, error: Any, rules: dict[str, str]) -> None:
+        self.validator = rules.get(error.kind.name, error.kind.name)
+        self.absolute_path = list(error.instance_path)
+        prop = getattr(error.kind, "property", None)
+        # schemas.error_field reads the missing property out of jsonschema's wording
+        required = self.validator == "required" and prop is not None
+        self.message = f"{prop!r} is a required property" if required else error.message
+
+
+class _RsValidator:
+    def __init__(self, validator: Any, rules: dict[str, str]) -> None:
+        self.validator = validator
+        self.rules = rules
+
+    def iter_errors(self, instance: Any) -> Iterator[_RsError]:
+        if self.validator.is_valid(instance):
+            return iter(())
+        return (_RsError(e, self.rules) for e in self.validator.iter_errors(instance))
+
+    def is_valid(self, instance: Any) -> bool:
+        return bool(self.validator.is_valid(instance))
+
+
+def use_jsonschema_rs() -> None:
+    import jsonschema_rs
+    from validators import RS_RULES, IntFormat, TimeWindow, mark_int_formats
+
+    original = SchemaContext.validator
+    registries: dict[int, Any] = {}
+
+    def validator(self: SchemaContext, schema: Any, *, for_request: bool) -> Any:
+        if not for_request:
+            return original(self, schema, for_request=for_request)
+        registry = registries.get(id(self))
+        if registry is None:
+            registry = jsonschema_rs.Registry([(self.base_uri, mark_int_formats(self.document))])
+            registries[id(self)] = registry
+        built = jsonschema_rs.validator_for(
+            mark_int_formats(self.rebase(schema)),
+            registry=registry,
+            validate_formats=True,
+            keywords={"x-time-window": TimeWindow, "x-int-format": IntFormat},
+        )
+        return _RsValidator(built, RS_RULES)
+
+    SchemaContext.validator = validator  # type: ignore[method-assign]
+
+
+def time_record(folder: Path) -> None:
+    original = StateStore.record
+    stats = {"calls": 0, "total_s": 0.0, "over_1ms": 0, "over_5ms": 0, "max_s": 0.0}
+
+    def record(self: StateStore, *args: Any, **kwargs: Any) -> None:
+        start = time.perf_counter()
+        original(self, *args, **kwargs)
+        took = time.perf_counter() - start
+        stats["calls"] += 1
+        stats["total_s"] += took
+        stats["max_s"] = max(stats["max_s"], took)
+        stats["over_1ms"] += took > 0.001
+        stats["over_5ms"] += took > 0.005
+        if stats["calls"] % 200 == 0:
+            (folder / f"bench-record-{os.getpid()}.json").write_text(json.dumps(stats))
+
+    StateStore.record = record  # type: ignore[method-assign]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("spec", type=Path)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--rs", action="store_true")
+    parser.add_argument("--no-journal", action="store_true")
+    parser.add_argument("--no-log", action="store_true")
+    parser.add_argument("--time-record", action="store_true")
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="mockwhatif-"))
+    if args.rs:
+        use_jsonschema_rs()
+    if args.time_record:
+        time_record(folder)
+        print(f"StateStore.record figures go to {folder}", flush=True)
+    if args.no_journal:
+        StateStore.record = lambda self, *a, **k: None  # type: ignore[method-assign]
+    store = StateStore(folder / "state.sqlite")
+    fixtures = ROOT / "fixtures"
+    engine = Engine.from_paths([args.spec], fixtures, 4010, store)
+    settings = Settings(specs=(args.spec,), fixtures=fixtures, log_requests=not args.no_log)
+    app = create_app(settings, engine)
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    access = logging.getLogger("mockserver.access")
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    access.propagate = False
+    options = ServeOptions("127.0.0.1", args.port, args.workers, args.threads)
+    return serve(app, options, lambda url: print(f"whatif: serving on {url}", flush=True))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
