@@ -136,8 +136,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             limit = int(request.args.get("limit", journal.MAX_LISTED))
         except (journal.FilterError, ValueError) as exc:
             raise problems.AdminError(f"Bad journal query: {exc}") from None
-        entries = store.journal(session, filters, max(0, min(limit, journal.MAX_LISTED)))
-        return jsonify({"session": session, "requests": entries})
+        pages = store.journal_pages(session, filters, max(0, min(limit, journal.MAX_LISTED)))
+        return Response(journal.listing_json(session, pages), mimetype="application/json")
 
     @app.delete("/__mock/requests")
     def clear_requests() -> Response:

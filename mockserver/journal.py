@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
@@ -133,6 +133,17 @@ def parse_since(value: str) -> float:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
     return moment.timestamp()
+
+
+def listing_json(session: str, pages: Iterable[list[str]]) -> Iterator[str]:
+    """`{"session": ..., "requests": [...]}` in pieces, from entries already stored as JSON
+    text: a listing is streamed a page at a time, never parsed and re-encoded whole."""
+    yield f'{{"session": {json.dumps(session)}, "requests": ['
+    separator = ""
+    for page in pages:
+        yield separator + ",".join(page)
+        separator = ","
+    yield "]}\n"
 
 
 def coverage_report(engine: Engine, store: StateStore, session: str) -> dict[str, Any]:

@@ -31,7 +31,7 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from multiprocessing.sharedctypes import RawArray
 from pathlib import Path
 from typing import Any
@@ -339,23 +339,42 @@ class StateStore:
 
     def journal(self, session: str, filters: dict[str, Any], limit: int) -> list[dict[str, Any]]:
         """Entries of a session, oldest first, matching every filter given."""
+        return [
+            json.loads(text)
+            for page in self.journal_pages(session, filters, limit)
+            for text in page
+        ]
+
+    def journal_pages(
+        self, session: str, filters: dict[str, Any], limit: int, page_size: int = 500
+    ) -> Iterator[list[str]]:
+        """The same entries as JSON texts, a page at a time, for a listing to stream: its
+        memory stays one page whatever the journal's size. (A whole 10,000-entry listing
+        built at once is ~20 MB per serving thread, which glibc then keeps; bench/soak.md.)
+        Each page is its own short query, so the writer is never held up for long."""
         self.settle()
         where = ["session = ?"]
         values: list[Any] = [session]
         for key, value in filters.items():
             where.append(JOURNAL_FILTERS[key])
             values.append(value)
-        with self._lock:
-            rows = (
-                self._connection()
-                .execute(
-                    f"SELECT entry FROM journal WHERE {' AND '.join(where)} "
-                    "ORDER BY at, id LIMIT ?",
-                    (*values, limit),
+        after: tuple[float, int] = (float("-inf"), 0)
+        while limit > 0:
+            with self._lock:
+                rows = (
+                    self._connection()
+                    .execute(
+                        f"SELECT at, id, entry FROM journal WHERE {' AND '.join(where)} "
+                        "AND (at, id) > (?, ?) ORDER BY at, id LIMIT ?",
+                        (*values, *after, min(limit, page_size)),
+                    )
+                    .fetchall()
                 )
-                .fetchall()
-            )
-        return [json.loads(row[0]) for row in rows]
+            if not rows:
+                return
+            yield [row[2] for row in rows]
+            limit -= len(rows)
+            after = (rows[-1][0], rows[-1][1])
 
     def coverage(self, session: str) -> list[tuple[str, str, str, str, int]]:
         self.settle()

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from mockserver.journal import listing_json
 from tests.conftest import ROOT, LiveServer
 
 TENANT = "3f2b9c1e-8d4a-4e6b-9f0a-1c2d3e4f5a6b"
@@ -233,3 +234,12 @@ def test_one_log_line_per_request(log_format: str) -> None:
     else:
         assert " GET /api/v1/events/query/ escapekit-events.queryEvents 200 " in line
         assert line.endswith("delay_ms=1")
+
+
+@pytest.mark.parametrize("pages", [[], [['{"a": 1}']], [['{"a": 1}', '{"a": 2}'], ['{"a": 3}']]])
+def test_a_streamed_listing_is_one_json_document(pages: list[list[str]]) -> None:
+    text = "".join(listing_json('odd "session"', iter(pages)))
+    assert json.loads(text) == {
+        "session": 'odd "session"',
+        "requests": [json.loads(entry) for page in pages for entry in page],
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import multiprocessing
 import os
@@ -142,3 +143,13 @@ def test_a_stuck_writer_holds_up_reads_no_longer_than_the_timeout(
         ledger.settle(timeout=0.2)
     assert 0.2 <= time.monotonic() - started < 5
     assert f"process {os.getpid()} has not written" in caplog.text
+
+
+def test_a_listing_comes_a_page_at_a_time_in_order_up_to_its_limit(store: StateStore) -> None:
+    for n in range(25):
+        store.record("s", row(n, at=1000.0 + n // 2), 100, [])  # pairs share a start time
+    pages = list(store.journal_pages("s", {}, 23, page_size=5))
+    assert [len(page) for page in pages] == [5, 5, 5, 5, 3]
+    listed = [json.loads(text)["path"] for page in pages for text in page]
+    assert listed == [f"/items/{n}" for n in range(23)]
+    assert list(store.journal_pages("other", {}, 23, page_size=5)) == []
