@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
-from mockserver.schemas import error_field
+from mockserver.schemas import SchemaViolation, TooDeep
 from mockserver.spec import BodyMedia, Operation, Param
 
 MAX_VIOLATIONS = 50
@@ -108,7 +108,7 @@ def check(op: Operation, request: RequestRecord, path_params: Mapping[str, str])
                 Violation(
                     param.location,
                     param.name,
-                    str(error.validator),
+                    error.rule,
                     _clip(f"{param.location} parameter '{param.name}': {error.message}"),
                 )
             )
@@ -270,18 +270,25 @@ def _check_body(op: Operation, request: RequestRecord) -> tuple[Any, list[Violat
         return None, [Violation("body", "", exc.rule, exc.message)]
     if media.validator is None:
         return body, []
+    # jsonschema-rs walks the body on the native stack; parse_json bounds its nesting
+    # (the interpreter's recursion limit, 1000 by default) far below what that stack
+    # takes (tests/test_schemas.py checks the deepest body parse_json accepts). Its
+    # errors copy the value they are about, to 255 levels: an invalid body nested deeper
+    # is one `depth` finding.
     try:
-        errors = list(media.validator.iter_errors(body))
-    except RecursionError:
+        errors: list[SchemaViolation] = list(media.validator.iter_errors(body))
+    except TooDeep:
         return None, [Violation("body", "", "depth", "the body is nested too deeply to be checked")]
     found = []
-    for error in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path]):
-        name = error_field(error)
-        where = f"body field '{name}'" if name else "body"
-        found.append(
-            Violation("body", name, str(error.validator), _clip(f"{where}: {error.message}"))
-        )
+    for error in sorted(errors, key=_document_order):
+        where = f"body field '{error.field}'" if error.field else "body"
+        found.append(Violation("body", error.field, error.rule, _clip(f"{where}: {error.message}")))
     return body, found
+
+
+def _document_order(error: SchemaViolation) -> list[tuple[int, int, str]]:
+    """Sort key: by path, array indexes in numeric order (`[2]` before `[10]`)."""
+    return [(0, part, "") if isinstance(part, int) else (1, 0, part) for part in error.path]
 
 
 def _match_media(media: tuple[BodyMedia, ...], declared: str) -> BodyMedia | None:

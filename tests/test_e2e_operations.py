@@ -319,7 +319,7 @@ def invalid_calls() -> list[Bad]:
                 ],
             ),
             400,
-            ("[0].detail.dimensions", "too long"),
+            ("[0].detail.dimensions", "more than 4 items"),
         ),
         Bad(
             "time-window",
