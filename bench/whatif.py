@@ -4,17 +4,16 @@ An experiment harness, not a way to run the mock: it patches mockserver in memor
 estimate what a change would buy before anyone makes it. Run on purpose, then drive it
 with wrk as bench/run.py does:
 
-    .venv/bin/python bench/whatif.py specs/huawei-ces-events.yaml --port 4551 --rs
     .venv/bin/python bench/whatif.py specs/huawei-ces-events.yaml --port 4551 \\
-        --rs --no-journal --no-log --threads 2
+        --no-journal --no-log --threads 2
 
-    --rs          request validators built with jsonschema-rs (bench/validators.py's
-                  keywords), behind an adapter that gives validation.py the attributes
-                  it reads from a jsonschema error (validator, message, absolute_path)
     --no-journal  StateStore.record does nothing (no SQLite write per request)
     --no-log      no access log line
     --time-record write StateStore.record's wall-time figures to bench-record-<pid>.json
                   in the temp folder, every 200 calls
+
+(`--rs`, request validators on jsonschema-rs, is gone: the server has used them since
+the what-if figures in bench/README.md were taken.)
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,62 +34,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from mockserver.app import Settings, create_app  # noqa: E402
 from mockserver.engine import Engine  # noqa: E402
-from mockserver.schemas import SchemaContext  # noqa: E402
 from mockserver.serving import ServeOptions, serve  # noqa: E402
 from mockserver.state import StateStore  # noqa: E402
-
-
-class _RsError:
-    """A jsonschema-rs error with the attributes validation.py reads from jsonschema's."""
-
-    __slots__ = ("absolute_path", "message", "validator")
-
-    def __init__(self, error: Any, rules: dict[str, str]) -> None:
-        self.validator = rules.get(error.kind.name, error.kind.name)
-        self.absolute_path = list(error.instance_path)
-        prop = getattr(error.kind, "property", None)
-        # schemas.error_field reads the missing property out of jsonschema's wording
-        required = self.validator == "required" and prop is not None
-        self.message = f"{prop!r} is a required property" if required else error.message
-
-
-class _RsValidator:
-    def __init__(self, validator: Any, rules: dict[str, str]) -> None:
-        self.validator = validator
-        self.rules = rules
-
-    def iter_errors(self, instance: Any) -> Iterator[_RsError]:
-        if self.validator.is_valid(instance):
-            return iter(())
-        return (_RsError(e, self.rules) for e in self.validator.iter_errors(instance))
-
-    def is_valid(self, instance: Any) -> bool:
-        return bool(self.validator.is_valid(instance))
-
-
-def use_jsonschema_rs() -> None:
-    import jsonschema_rs
-    from validators import RS_RULES, IntFormat, TimeWindow, mark_int_formats
-
-    original = SchemaContext.validator
-    registries: dict[int, Any] = {}
-
-    def validator(self: SchemaContext, schema: Any, *, for_request: bool) -> Any:
-        if not for_request:
-            return original(self, schema, for_request=for_request)
-        registry = registries.get(id(self))
-        if registry is None:
-            registry = jsonschema_rs.Registry([(self.base_uri, mark_int_formats(self.document))])
-            registries[id(self)] = registry
-        built = jsonschema_rs.validator_for(
-            mark_int_formats(self.rebase(schema)),
-            registry=registry,
-            validate_formats=True,
-            keywords={"x-time-window": TimeWindow, "x-int-format": IntFormat},
-        )
-        return _RsValidator(built, RS_RULES)
-
-    SchemaContext.validator = validator  # type: ignore[method-assign]
 
 
 def time_record(folder: Path) -> None:
@@ -119,14 +63,11 @@ def main() -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=16)
-    parser.add_argument("--rs", action="store_true")
     parser.add_argument("--no-journal", action="store_true")
     parser.add_argument("--no-log", action="store_true")
     parser.add_argument("--time-record", action="store_true")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="mockwhatif-"))
-    if args.rs:
-        use_jsonschema_rs()
     if args.time_record:
         time_record(folder)
         print(f"StateStore.record figures go to {folder}", flush=True)
