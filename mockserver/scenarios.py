@@ -298,11 +298,12 @@ class ScenarioBook:
         return compiled
 
     def current(self, session: str) -> Scenarios:
-        version, document = self.store.scenarios(session)
+        version = self.store.scenarios_version(session)
         with self._lock:
             cached = self._cache.get(session)
             if cached is not None and cached.version == version:
                 return cached.compiled
+        version, document = self.store.scenarios(session)  # changed: read and compile it
         compiled = compile_document(document, self.operations, self.fixtures)
         with self._lock:
             self._cache[session] = _Cache(version, compiled)

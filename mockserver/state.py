@@ -199,22 +199,35 @@ class StateStore:
         self._lock = threading.Lock()
         self._pid = -1
         self._conn: sqlite3.Connection | None = None
+        # The journal writes on a connection of their own, so that a batch being written
+        # never holds up a request thread's read of scenarios or counters (WAL: readers
+        # don't wait for a writer). Measured: 190 us per request spent waiting on one lock.
+        self._journal_lock = threading.Lock()
+        self._journal_pid = -1
+        self._journal_conn: sqlite3.Connection | None = None
         self._ledger = Ledger()
         self._writer: _Writer | None = None
         self._writer_pid = -1
         with self._connection() as conn:
             conn.executescript(_SCHEMA)
 
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=OFF")
+        return conn
+
     def _connection(self) -> sqlite3.Connection:
-        """This process's connection (a forked child opens its own)."""
+        """This process's connection (a forked child opens its own); under `_lock`."""
         if self._conn is None or self._pid != os.getpid():
-            conn = sqlite3.connect(
-                self.path, timeout=30, check_same_thread=False, isolation_level=None
-            )
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=OFF")
-            self._conn, self._pid = conn, os.getpid()
+            self._conn, self._pid = self._open(), os.getpid()
         return self._conn
+
+    def _journal_connection(self) -> sqlite3.Connection:
+        """This process's connection for journal writes; under `_journal_lock`."""
+        if self._journal_conn is None or self._journal_pid != os.getpid():
+            self._journal_conn, self._journal_pid = self._open(), os.getpid()
+        return self._journal_conn
 
     # -- counters --------------------------------------------------------------------
     def increment(self, session: str, key: str) -> int:
@@ -236,6 +249,16 @@ class StateStore:
             self._connection().execute("DELETE FROM counters WHERE session = ?", (session,))
 
     # -- scenarios -------------------------------------------------------------------------
+    def scenarios_version(self, session: str) -> int:
+        """The version of a session's scenarios (0 when it has none): cheap to ask per call."""
+        with self._lock:
+            row = (
+                self._connection()
+                .execute("SELECT version FROM scenarios WHERE session = ?", (session,))
+                .fetchone()
+            )
+        return 0 if row is None else int(row[0])
+
     def scenarios(self, session: str) -> tuple[int, Any]:
         """(version, document) of a session's scenarios; (0, None) when it has none."""
         with self._lock:
@@ -301,8 +324,8 @@ class StateStore:
     def write(self, entries: Sequence[Entry]) -> None:
         """Append journal entries in one transaction, drop the oldest beyond each one's
         limit, count their coverage keys."""
-        with self._lock:
-            conn = self._connection()
+        with self._journal_lock:
+            conn = self._journal_connection()
             conn.execute("BEGIN IMMEDIATE")
             try:
                 limit = min(entry[2] for entry in entries)
@@ -405,6 +428,9 @@ class StateStore:
         if self._conn is not None and self._pid == os.getpid():
             self._conn.close()
             self._conn = None
+        if self._journal_conn is not None and self._journal_pid == os.getpid():
+            self._journal_conn.close()
+            self._journal_conn = None
         if self._owned and self._pid in (-1, os.getpid()):
             for suffix in ("", "-wal", "-shm"):
                 Path(str(self.path) + suffix).unlink(missing_ok=True)
