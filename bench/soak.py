@@ -288,6 +288,30 @@ def parse_headers(head: bytes) -> dict[str, str]:
     return headers
 
 
+def dechunk(buf: bytearray, start: int) -> tuple[bytes, int] | None:
+    """A chunked body from `start`: (body, end of the answer); None while more is due."""
+    body = bytearray()
+    at = start
+    while True:
+        line_end = buf.find(b"\r\n", at)
+        if line_end < 0:
+            return None
+        try:
+            size = int(bytes(buf[at:line_end]).split(b";", 1)[0], 16)
+        except ValueError:
+            raise NotHttp("a chunk size that is not hexadecimal") from None
+        if size == 0:
+            trailer_end = buf.find(b"\r\n\r\n", line_end)
+            if buf[line_end : line_end + 4] == b"\r\n\r\n":
+                return bytes(body), line_end + 4
+            return None if trailer_end < 0 else (bytes(body), trailer_end + 4)
+        data_start = line_end + 2
+        if len(buf) < data_start + size + 2:
+            return None
+        body += buf[data_start : data_start + size]
+        at = data_start + size + 2
+
+
 def parse_answer(buf: bytearray, closed: bool) -> Answer | None:
     """The first whole answer in `buf` (taken out of it); None while more bytes are due."""
     end = buf.find(b"\r\n\r\n")
@@ -302,7 +326,16 @@ def parse_answer(buf: bytearray, closed: bool) -> Answer | None:
         raise NotHttp(bytes(buf[:60]).decode("latin-1"))
     status, headers, start = int(match.group(1)), parse_headers(bytes(buf[:end])), end + 4
     if "transfer-encoding" in headers:
-        raise NotHttp(f"Transfer-Encoding {headers['transfer-encoding']} (not read here)")
+        if headers["transfer-encoding"].lower() != "chunked":
+            raise NotHttp(f"Transfer-Encoding {headers['transfer-encoding']} (not read here)")
+        chunked = dechunk(buf, start)  # journal listings are streamed
+        if chunked is None:
+            if closed:
+                raise ShortBody(status)
+            return None
+        body, stop = chunked
+        del buf[:stop]
+        return Answer(status, headers, body)
     if "content-length" in headers:
         stop = start + int(headers["content-length"])
     elif closed:

@@ -374,13 +374,19 @@ class StateStore:
         """The same entries as JSON texts, a page at a time, for a listing to stream: its
         memory stays one page whatever the journal's size. (A whole 10,000-entry listing
         built at once is ~20 MB per serving thread, which glibc then keeps; bench/soak.md.)
-        Each page is its own short query, so the writer is never held up for long."""
+        Each page is its own short query, so the writer is never held up for long; the
+        listing holds what had been written when it began (entries dropped by the bound
+        meanwhile are left out, none are added)."""
         self.settle()
         where = ["session = ?"]
         values: list[Any] = [session]
         for key, value in filters.items():
             where.append(JOURNAL_FILTERS[key])
             values.append(value)
+        with self._lock:  # entries written while the listing is read are not in it
+            newest = self._connection().execute("SELECT max(id) FROM journal").fetchone()[0]
+        where.append("id <= ?")
+        values.append(newest or 0)
         after: tuple[float, int] = (float("-inf"), 0)
         while limit > 0:
             with self._lock:

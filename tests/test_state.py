@@ -153,3 +153,16 @@ def test_a_listing_comes_a_page_at_a_time_in_order_up_to_its_limit(store: StateS
     listed = [json.loads(text)["path"] for page in pages for text in page]
     assert listed == [f"/items/{n}" for n in range(23)]
     assert list(store.journal_pages("other", {}, 23, page_size=5)) == []
+
+
+def test_a_listing_holds_what_was_written_when_it_began(store: StateStore) -> None:
+    for n in range(10):
+        store.record("s", row(n, at=1000.0 + n), 10, [])
+    pages = store.journal_pages("s", {}, 100, page_size=4)
+    first = next(pages)
+    for n in range(10, 15):  # written while the listing is being read; the bound drops 0-4
+        store.record("s", row(n, at=1000.0 + n), 10, [])
+    store.settle()
+    rest = [text for page in pages for text in page]
+    listed = [json.loads(text)["path"] for text in first + rest]
+    assert listed == [f"/items/{n}" for n in [0, 1, 2, 3, 5, 6, 7, 8, 9]]
