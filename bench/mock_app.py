@@ -20,7 +20,6 @@ MOCK_APP_SPECS, spec files or folders separated by ':' (default: the bundled spe
 from __future__ import annotations
 
 import gc
-import logging
 import os
 import sys
 from pathlib import Path
@@ -30,7 +29,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from mockserver.app import Settings, create_app  # noqa: E402
-from mockserver.cli import BackgroundHandler, default_fixtures  # noqa: E402
+from mockserver.cli import configure_logging, default_fixtures  # noqa: E402
 from mockserver.engine import DEFAULT_SEED, Engine  # noqa: E402
 from mockserver.serving import FaultMiddleware, WsgiApp  # noqa: E402
 from mockserver.state import StateStore  # noqa: E402
@@ -46,13 +45,7 @@ def build() -> WsgiApp:
     engine = Engine.from_paths(specs, fixtures, DEFAULT_SEED, store)
     settings = Settings(specs=tuple(specs), fixtures=fixtures, log_requests=True)
     flask_app = create_app(settings, engine)
-    stdout = logging.StreamHandler(sys.stdout)
-    stdout.setFormatter(logging.Formatter("%(message)s"))
-    access = logging.getLogger("mockserver.access")
-    access.addHandler(BackgroundHandler(stdout))
-    access.setLevel(logging.INFO)
-    access.propagate = False
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging()
     return FaultMiddleware(flask_app)
 
 

@@ -282,7 +282,7 @@ def free_port() -> int:
 
 
 # -- processes: tree, memory, CPU ----------------------------------------------------------
-def _stat(pid: int) -> tuple[int, int] | None:
+def proc_stat(pid: int) -> tuple[int, int] | None:
     """(ppid, utime+stime ticks) of a process, None if it is gone."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
@@ -293,19 +293,17 @@ def _stat(pid: int) -> tuple[int, int] | None:
 
 
 def tree(root: int) -> list[int]:
-    """`root` and all its descendants."""
+    """`root` and all its descendants, root first; [] when `root` is gone."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            st = _stat(int(entry))
-            if st is not None:
-                children.setdefault(st[0], []).append(int(entry))
+        if entry.isdigit() and (st := proc_stat(int(entry))) is not None:
+            children.setdefault(st[0], []).append(int(entry))
     out, todo = [], [root]
     while todo:
-        pid = todo.pop()
+        pid = todo.pop(0)
         out.append(pid)
-        todo.extend(children.get(pid, ()))
-    return out
+        todo.extend(sorted(children.get(pid, ())))
+    return out if proc_stat(root) is not None else []
 
 
 def _status_kb(pid: int, key: str) -> int:
@@ -329,7 +327,7 @@ def _pss_kb(pid: int) -> int:
 
 
 def tree_cpu_ticks(pids: list[int]) -> int:
-    return sum(st[1] for pid in pids if (st := _stat(pid)) is not None)
+    return sum(st[1] for pid in pids if (st := proc_stat(pid)) is not None)
 
 
 def system_busy_ticks() -> int:

@@ -98,7 +98,6 @@ import random
 import re
 import resource
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -110,6 +109,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from run import free_port, proc_stat, tree
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -568,30 +571,6 @@ class Load:
 
 
 # -- the server's processes ---------------------------------------------------------------------
-def _stat(pid: int) -> tuple[int, int] | None:
-    """(ppid, utime+stime ticks) of a process, None if it is gone."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = raw[raw.rfind(")") + 2 :].split()
-    return int(fields[1]), int(fields[11]) + int(fields[12])
-
-
-def tree(root: int) -> list[int]:
-    """`root` and all its descendants, root first."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and (st := _stat(int(entry))) is not None:
-            children.setdefault(st[0], []).append(int(entry))
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop(0)
-        out.append(pid)
-        todo.extend(sorted(children.get(pid, ())))
-    return out if _stat(root) is not None else []
-
-
 def vm_rss_kb(pid: int) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -616,7 +595,7 @@ def listening_root(port: int) -> int | None:
             fds = Path(f"/proc/{entry}/fd")
             if any(os.readlink(fd) in inodes for fd in fds.iterdir()):
                 holders.append(int(entry))
-    tops = [pid for pid in holders if (st := _stat(pid)) is not None and st[0] not in holders]
+    tops = [pid for pid in holders if (st := proc_stat(pid)) is not None and st[0] not in holders]
     return tops[0] if len(tops) == 1 else None
 
 
@@ -665,7 +644,7 @@ def snapshot(root: int | None, state: list[Path]) -> ProcSnapshot:
     pids = tree(root) if root is not None else []
     return ProcSnapshot(
         rss_mb={pid: round(vm_rss_kb(pid) / 1024, 1) for pid in pids},
-        server_ticks=sum(st[1] for pid in pids if (st := _stat(pid)) is not None),
+        server_ticks=sum(st[1] for pid in pids if (st := proc_stat(pid)) is not None),
         busy_ticks=system_busy_ticks(),
         own_cpu_s=own_cpu_s(),
         state_mb=file_mb(state),
@@ -793,12 +772,6 @@ def health(port: int) -> bool:
         return False
     finally:
         conn.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 # -- windows ------------------------------------------------------------------------------------

@@ -253,6 +253,18 @@ class BackgroundHandler(logging.handlers.QueueHandler):
         super().emit(record)
 
 
+def configure_logging() -> None:
+    """One line per request on stdout, written by a thread of each worker; warnings on
+    stderr."""
+    stdout = logging.StreamHandler(sys.stdout)
+    stdout.setFormatter(logging.Formatter("%(message)s"))
+    access = logging.getLogger("mockserver.access")
+    access.addHandler(BackgroundHandler(stdout))
+    access.setLevel(logging.INFO)
+    access.propagate = False
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
 def serve(settings: Settings, options: ServeOptions, scenarios: Path | None = None) -> int:
     """Build everything, then serve until SIGTERM or SIGINT (requests in flight finish)."""
     with tempfile.TemporaryDirectory(prefix="mockserver-") as state_dir:
@@ -268,13 +280,7 @@ def serve(settings: Settings, options: ServeOptions, scenarios: Path | None = No
             except ScenarioError as exc:
                 raise ScenarioError(f"{scenarios}: {exc}") from None
         app = create_app(settings, engine)
-        stdout = logging.StreamHandler(sys.stdout)
-        stdout.setFormatter(logging.Formatter("%(message)s"))
-        access = logging.getLogger("mockserver.access")
-        access.addHandler(BackgroundHandler(stdout))
-        access.setLevel(logging.INFO)
-        access.propagate = False
-        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        configure_logging()
 
         def announce(url: str) -> None:
             print(f"mockserver: serving {len(engine.operations)} operations on {url}", flush=True)
