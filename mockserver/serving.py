@@ -222,9 +222,10 @@ def _limit_malloc_arenas() -> None:
 
     glibc gives threads that allocate at the same time arenas of their own and keeps each
     arena's peak: with 16 threads per worker, a worker grew by 20-30 MB over a five-minute
-    soak and stayed flat with MALLOC_ARENA_MAX=1 (bench/soak.md). Most of Python's small
-    objects come from its own allocator under the GIL, so fewer arenas cost nothing
-    measurable. A MALLOC_ARENA_MAX set by the user wins; other C libraries are left alone.
+    soak and stayed flat with MALLOC_ARENA_MAX=1 (bench/README.md, "Soak"). Most of
+    Python's small objects come from its own allocator, taken under the GIL, so threads
+    rarely meet in malloc. A MALLOC_ARENA_MAX set by the user wins; on a C library other
+    than glibc this does nothing.
     """
     if "MALLOC_ARENA_MAX" in os.environ or not sys.platform.startswith("linux"):
         return
