@@ -54,11 +54,11 @@ scenario a alone on one server, 16 connections, 10 s runs alternated, machine sh
 (load 7-11): wrk 821 and 900 req/s, this client 921 and 899 req/s using 0.14-0.16
 cores. "client CPU" in the table shows it for every window.
 
-Journal listings and memory: a listing of a full journal leaves its peak in the worker
-that served it, so listings are repeated every second during warm-up, to put that first
-step before the first judged window. Under load, later listings served by other threads
-still add to it (bench/soak.md has the measurements); `--journal-probe sqlite` reads the
-length without a listing, to tell the load's own memory from the listings'.
+Journal listings and memory: a listing used to leave its peak in the worker that served
+it (bench/README.md, "Soak", has the measurements; listings are streamed since), so
+listings are repeated every second during warm-up, to put any first step before the
+first judged window; `--journal-probe sqlite` reads the length without a listing, to
+tell the load's own memory from the listings'.
 
 Verdicts (judged windows: those that start at or after `--warmup`, default one window):
 

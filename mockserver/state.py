@@ -373,7 +373,8 @@ class StateStore:
     ) -> Iterator[list[str]]:
         """The same entries as JSON texts, a page at a time, for a listing to stream: its
         memory stays one page whatever the journal's size. (A whole 10,000-entry listing
-        built at once is ~20 MB per serving thread, which glibc then keeps; bench/soak.md.)
+        built at once is ~20 MB per serving thread, which glibc then keeps: bench/README.md,
+        "Soak".)
         Each page is its own short query, so the writer is never held up for long; the
         listing holds what had been written when it began (entries dropped by the bound
         meanwhile are left out, none are added)."""
