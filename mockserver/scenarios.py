@@ -103,6 +103,8 @@ class Scenarios:
 @dataclass(slots=True)
 class _Cache:
     version: int = -1
+    changes: int = -1
+    """`StateStore.scenarios_changes()` when `version` was read."""
     compiled: Scenarios = field(default_factory=Scenarios)
 
 
@@ -298,15 +300,20 @@ class ScenarioBook:
         return compiled
 
     def current(self, session: str) -> Scenarios:
-        version = self.store.scenarios_version(session)
+        changes = self.store.scenarios_changes()  # before the read: a later change shows
         with self._lock:
             cached = self._cache.get(session)
-            if cached is not None and cached.version == version:
+            if cached is not None and cached.changes == changes:
                 return cached.compiled
-        version, document = self.store.scenarios(session)  # changed: read and compile it
+        version, document = self.store.scenarios(session)
+        with self._lock:
+            cached = self._cache.get(session)
+            if cached is not None and cached.version == version:  # another session changed
+                self._cache[session] = _Cache(version, changes, cached.compiled)
+                return cached.compiled
         compiled = compile_document(document, self.operations, self.fixtures)
         with self._lock:
-            self._cache[session] = _Cache(version, compiled)
+            self._cache[session] = _Cache(version, changes, compiled)
         return compiled
 
     def pick(

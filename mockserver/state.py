@@ -32,7 +32,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from multiprocessing.sharedctypes import RawArray
+from multiprocessing.sharedctypes import RawArray, RawValue
 from pathlib import Path
 from typing import Any
 
@@ -206,6 +206,8 @@ class StateStore:
         self._journal_pid = -1
         self._journal_conn: sqlite3.Connection | None = None
         self._ledger = Ledger()
+        self._changes = RawValue(ctypes.c_int64, 0)
+        self._changes_lock = multiprocessing.Lock()
         self._writer: _Writer | None = None
         self._writer_pid = -1
         with self._connection() as conn:
@@ -249,15 +251,11 @@ class StateStore:
             self._connection().execute("DELETE FROM counters WHERE session = ?", (session,))
 
     # -- scenarios -------------------------------------------------------------------------
-    def scenarios_version(self, session: str) -> int:
-        """The version of a session's scenarios (0 when it has none): cheap to ask per call."""
-        with self._lock:
-            row = (
-                self._connection()
-                .execute("SELECT version FROM scenarios WHERE session = ?", (session,))
-                .fetchone()
-            )
-        return 0 if row is None else int(row[0])
+    def scenarios_changes(self) -> int:
+        """How many times any session's scenarios have been replaced, by any process: a
+        read of shared memory, no lock, so a request can ask whether its cache is stale
+        without a SQLite query (16 threads queued on that query's lock: bench/README.md)."""
+        return int(self._changes.value)
 
     def scenarios(self, session: str) -> tuple[int, Any]:
         """(version, document) of a session's scenarios; (0, None) when it has none."""
@@ -286,6 +284,8 @@ class StateStore:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+        with self._changes_lock:  # after the commit: a reader that sees it reads the new one
+            self._changes.value += 1
 
     def clear_scenarios(self, session: str) -> None:
         self.set_scenarios(session, None)

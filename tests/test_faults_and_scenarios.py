@@ -133,6 +133,28 @@ def test_times_counts_across_worker_processes(tmp_path: Path) -> None:
     assert statuses.count(200) == 33
 
 
+def test_scenarios_loaded_at_run_time_reach_every_worker_process() -> None:
+    server = LiveServer("--workers", "3", "--threads", "2")
+    rule = "scenarios:\n  - match: {operationId: queryEvents}\n    respond: {status: 400}\n"
+
+    def statuses() -> list[int]:
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            return list(
+                pool.map(
+                    lambda _: requests.get(server.url + EVENTS, timeout=30).status_code, range(30)
+                )
+            )
+
+    try:
+        assert set(statuses()) == {200}  # every worker has cached "no scenarios"
+        assert put(server.url + "/__mock/scenarios", rule).status_code == 200
+        assert set(statuses()) == {400}
+        assert requests.delete(server.url + "/__mock/scenarios", timeout=10).status_code == 204
+        assert set(statuses()) == {200}
+    finally:
+        assert server.stop() == 0
+
+
 def test_seeded_probability_repeats(live_server: LiveServer, scenarios: str) -> None:
     rule = """
 scenarios:
