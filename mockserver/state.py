@@ -7,7 +7,9 @@ connection after the fork, each write is one short transaction, and counters are
 incremented with a single atomic `UPDATE ... RETURNING`.
 
 Measured here (2 cores, 5,000 calls): an increment costs about 20 us and reading the
-scenarios about 5 us, small next to the rest of a request, so no cache sits in front.
+scenarios about 5 us. Alone, small next to the rest of a request; but 16 threads queued
+on the connection's lock to read scenarios on every request, so a change counter in
+shared memory now says when a process's compiled scenarios are stale.
 
 Journal entries are not written on the request path. Each process hands them to a writer
 thread of its own, which writes whatever has queued up in one transaction: with a
@@ -62,7 +64,6 @@ CREATE TABLE IF NOT EXISTS journal (
     api TEXT, operation_id TEXT, method TEXT NOT NULL, path TEXT NOT NULL,
     status INTEGER NOT NULL, entry TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS journal_by_session ON journal (session, id);
 CREATE INDEX IF NOT EXISTS journal_by_time ON journal (session, at, id);
 CREATE TABLE IF NOT EXISTS coverage (
     session TEXT NOT NULL, api TEXT NOT NULL, operation_id TEXT NOT NULL,
