@@ -79,8 +79,11 @@ INVALID_MODULE_EVENT = {
 
 
 # -- scenarios -----------------------------------------------------------------------------
-def huawei_events(now_ms: int | None = None) -> list[dict[str, Any]]:
-    """Three valid events; `time` within [now - 1h + 10s, now + 10min - 10s] for ~50 min."""
+def huawei_events(
+    now_ms: int | None = None, resource: str = "1234567890sjgggad"
+) -> list[dict[str, Any]]:
+    """Three valid events; `time` within [now - 1h + 10s, now + 10min - 10s] for ~50 min;
+    resource ids `<resource>-0` to `-2`."""
     now = now_ms if now_ms is not None else int(time.time() * 1000)
     names = ("systemInvaded", "systemParalysis", "diskFull")
     return [
@@ -91,7 +94,7 @@ def huawei_events(now_ms: int | None = None) -> list[dict[str, Any]]:
             "detail": {
                 "content": f"The financial system reported {name}",
                 "group_id": "rg15221211517051YWWkEnVd",
-                "resource_id": f"1234567890sjgggad-{i}",
+                "resource_id": f"{resource}-{i}",
                 "resource_name": "ecs001",
                 "event_state": "normal",
                 "event_level": "Major",
@@ -606,6 +609,25 @@ def run_wrk(
 
 
 # -- one server through its scenarios -------------------------------------------------------
+def mockserver_command(specs: list[str], port: int, args: argparse.Namespace) -> list[str]:
+    """`mockserver serve` on `specs`, with the bench's workers and threads."""
+    return [
+        sys.executable,
+        "-m",
+        "mockserver",
+        "serve",
+        *specs,
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--workers",
+        str(args.workers),
+        "--threads",
+        str(args.threads),
+    ]
+
+
 def bench_server(
     kind: str,
     spec: str,
@@ -617,21 +639,7 @@ def bench_server(
 ) -> dict[str, Any]:
     port = free_port()
     if kind == "mockserver":
-        cmd = [
-            sys.executable,
-            "-m",
-            "mockserver",
-            "serve",
-            str(SPECS / spec),
-            "--host",
-            HOST,
-            "--port",
-            str(port),
-            "--workers",
-            str(args.workers),
-            "--threads",
-            str(args.threads),
-        ]
+        cmd = mockserver_command([str(SPECS / spec)], port, args)
         probe = None
     elif kind == "prism":
         assert prism is not None
@@ -750,21 +758,7 @@ def bench_server(
 def startup_only(args: argparse.Namespace, workdir: Path, specs: list[str]) -> dict[str, Any]:
     """mockserver start-up on several specs (default: all bundled), nothing else."""
     port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "mockserver",
-        "serve",
-        *specs,
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--workers",
-        str(args.workers),
-        "--threads",
-        str(args.threads),
-    ]
+    cmd = mockserver_command(specs, port, args)
     server = Server("mockserver", "mockserver all-specs", cmd, port, workdir)
     load = loadavg()
     server.start()

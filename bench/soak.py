@@ -112,7 +112,7 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import free_port, proc_stat, tree
+from run import free_port, huawei_events, proc_stat, tree
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -145,39 +145,15 @@ MAX_EXAMPLES = 20
 
 
 # -- requests ---------------------------------------------------------------------------------
-def huawei_events(n: int | str, now_ms: int) -> list[dict[str, Any]]:
-    """Three valid events (bench/run.py's scenario a), resource ids numbered by `n`;
-    `time` within [now - 1h + 10s, now + 10min - 10s], the spec's x-time-window."""
-    names = ("systemInvaded", "systemParalysis", "diskFull")
-    return [
-        {
-            "event_name": name,
-            "event_source": "financial.System",
-            "time": now_ms - (3 - i) * 60_000,
-            "detail": {
-                "content": f"The financial system reported {name}",
-                "group_id": "rg15221211517051YWWkEnVd",
-                "resource_id": f"soak-{n}-{i}",
-                "resource_name": "ecs001",
-                "event_state": "normal",
-                "event_level": "Major",
-                "event_user": "xiaokong",
-                "event_type": "EVENT.CUSTOM",
-                "sub_event_type": "SUB_EVENT.OPS",
-                "dimensions": [{"name": "instance_id", "value": f"i-{i:04d}"}],
-            },
-        }
-        for i, name in enumerate(names)
-    ]
-
-
 MARK = "@N@"
 
 
 @functools.lru_cache(maxsize=2)
 def huawei_template(second: int) -> str:
     """The Huawei body of this second, `MARK` where the request's number goes."""
-    return json.dumps(huawei_events(MARK, second * 1000), separators=(",", ":"))
+    # bench/run.py's scenario (a), with resource ids numbered by the request
+    body = huawei_events(second * 1000, resource=f"soak-{MARK}")
+    return json.dumps(body, separators=(",", ":"))
 
 
 @dataclass(frozen=True)

@@ -1,29 +1,25 @@
-"""jsonschema (what mockserver uses) against jsonschema-rs, on mockserver's own schemas.
+"""jsonschema against jsonschema-rs (what mockserver validates requests with), on our schemas.
 
 Run on purpose (never part of pytest), from the project root:
 
     .venv/bin/python bench/validators.py            # prints, and writes bench/validators.md
     .venv/bin/python bench/validators.py --quick    # fewer iterations
 
-jsonschema-rs is installed into the venv if missing (`pip install jsonschema-rs`); it
-is for this measurement only (schemathesis, a dev dependency, happens to pull it in).
-
 What is compared, each with a validator built once and used many times:
 
-* jsonschema: the exact validator mockserver uses for the request body, taken from the
-  compiled operation (`mockserver.spec.load_apis` -> `op.body.media[0].validator`: the
-  2020-12 validator extended with `x-time-window`, with mockserver's format checker),
-  called as the server calls it: `list(validator.iter_errors(body))`;
-* jsonschema-rs: `validator_for` on the same rebased schema, with the whole spec in a
-  `Registry` under the same base URI, `validate_formats=True`, and `x-time-window` as a
-  custom keyword; called as `list(iter_errors(body))` too, and `is_valid` for the valid
-  case (the fast path a server could take first).
+* jsonschema: the Python validator mockserver still builds for responses
+  (`SchemaContext.validator(schema, for_request=False)`: 2020-12, mockserver's format
+  checker, refs resolved in the spec's registry), called as `list(iter_errors(body))`;
+* jsonschema-rs: mockserver's own request validator for the same body, taken from the
+  compiled operation (`mockserver.spec.load_apis` -> `op.body.media[0].validator`, a
+  `schemas.RequestValidator`: jsonschema-rs with `x-time-window` and the int32/int64
+  ranges as custom keywords), called as the server calls it: `list(iter_errors(body))`,
+  and `is_valid`.
 
 Instances: the Huawei 3-event body (CreateEventsRequest, time generated now) and the
 Harness workspace body (WorkspaceEventRequest, the spec's own example), each valid and
-invalid. Then the errors each library gives for the invalid instances, side by side,
-and whether jsonschema-rs gives what mockserver/validation.py needs: the instance path,
-the failing keyword, and (for `required`) the missing property.
+invalid. Then the errors each gives for the invalid instances, side by side: the field
+and rule mockserver reports must be the same from both.
 """
 
 from __future__ import annotations
@@ -31,12 +27,10 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime as dt
-import importlib
 import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -47,19 +41,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mockserver.schemas import INT32, INT64, SchemaContext, error_field  # noqa: E402
+from mockserver.schemas import RequestValidator, SchemaContext, error_field  # noqa: E402
 from mockserver.spec import load_apis, read_document  # noqa: E402
-
-
-def ensure_jsonschema_rs() -> Any:
-    try:
-        return importlib.import_module("jsonschema_rs")
-    except ImportError:
-        print("validators: installing jsonschema-rs into the venv (for this measurement only)")
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "-q", "jsonschema-rs"], check=True, timeout=600
-        )
-        return importlib.import_module("jsonschema_rs")
 
 
 # -- instances ---------------------------------------------------------------------------
@@ -109,74 +92,6 @@ def body_validator(apis: list[Any], operation_id: str) -> tuple[Any, Any]:
     raise KeyError(operation_id)
 
 
-class TimeWindow:
-    """`x-time-window` for jsonschema-rs: the same rule as mockserver.schemas._time_window."""
-
-    def __init__(self, parent_schema: dict[str, Any], value: Any, schema_path: list[Any]) -> None:
-        self.unit = str(value.get("unit", "ms"))
-        self.scale = {"ms": 1000.0, "s": 1.0}.get(self.unit, 1000.0)
-        self.before = float(value.get("before", 0))
-        self.after = float(value.get("after", 0))
-        self.raw = value
-
-    def validate(self, instance: Any) -> None:
-        if isinstance(instance, bool) or not isinstance(instance, int | float):
-            return
-        now = time.time() * self.scale
-        if not now - self.before <= instance <= now + self.after:
-            raise ValueError(
-                f"{instance} is outside the accepted time window [now - "
-                f"{self.raw.get('before', 0)}{self.unit}, now + {self.raw.get('after', 0)}"
-                f"{self.unit}] (now is {int(now)})"
-            )
-
-
-class IntFormat:
-    """OpenAPI's int32/int64 ranges for jsonschema-rs: its `formats` only see strings."""
-
-    def __init__(self, parent_schema: dict[str, Any], value: Any, schema_path: list[Any]) -> None:
-        self.bounds = {"int32": INT32, "int64": INT64}.get(value)
-
-    def validate(self, instance: Any) -> None:
-        if self.bounds is None or isinstance(instance, bool) or not isinstance(instance, int):
-            return
-        low, high = self.bounds
-        if not low <= instance <= high:
-            raise ValueError(f"{instance} is out of the {low}..{high} range of this format")
-
-
-def mark_int_formats(node: Any) -> Any:
-    """A copy of `node` with `x-int-format` beside every `format: int32|int64`.
-
-    jsonschema-rs hands custom `formats` strings only, and a custom keyword named
-    `format` replaces the built-in one (uuid, date-time, ... would go unchecked), so
-    the integer ranges get a keyword of their own.
-    """
-    if isinstance(node, dict):
-        out = {key: mark_int_formats(value) for key, value in node.items()}
-        if node.get("format") in ("int32", "int64"):
-            out["x-int-format"] = node["format"]
-        return out
-    if isinstance(node, list):
-        return [mark_int_formats(item) for item in node]
-    return node
-
-
-RS_RULES = {"x-int-format": "format"}
-"""jsonschema-rs keyword names that stand for a jsonschema one."""
-
-
-def rs_validator(rs: Any, ctx: SchemaContext, schema: Any) -> Any:
-    registry = rs.Registry([(ctx.base_uri, mark_int_formats(ctx.document))])
-    rebased = mark_int_formats(ctx.rebase(schema))
-    return rs.validator_for(
-        rebased,
-        registry=registry,
-        validate_formats=True,
-        keywords={"x-time-window": TimeWindow, "x-int-format": IntFormat},
-    )
-
-
 # -- timing -----------------------------------------------------------------------------------
 def per_call_us(fn: Callable[[], Any], budget_s: float, repeats: int = 5) -> dict[str, float]:
     """Median and best of `repeats` rounds, in microseconds per call."""
@@ -214,37 +129,9 @@ def js_errors(validator: Any, instance: Any) -> list[dict[str, str]]:
     ]
 
 
-def rs_field(error: Any) -> str:
-    """error_field's rule for jsonschema-rs: instance path, plus the missing property."""
-    text = ""
-    for part in error.instance_path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    prop = getattr(error.kind, "property", None)
-    if error.kind.name == "required" and prop is not None:
-        text = f"{text}.{prop}" if text else str(prop)
-    return text
-
-
-def rs_errors(validator: Any, instance: Any) -> list[dict[str, str]]:
-    errors = sorted(
-        validator.iter_errors(instance), key=lambda e: [str(p) for p in e.instance_path]
-    )
-    return [
-        {
-            "field": rs_field(e),
-            "rule": RS_RULES.get(e.kind.name, e.kind.name),
-            "message": e.message,
-            "details": _details(e),
-        }
-        for e in errors
-    ]
-
-
-def _details(error: Any) -> str:
-    try:
-        return json.dumps(error.kind.as_dict(), default=str)[:200]
-    except Exception:  # custom keywords carry only their message
-        return ""
+def rs_errors(validator: RequestValidator, instance: Any) -> list[dict[str, str]]:
+    violations = sorted(validator.iter_errors(instance), key=lambda v: [str(p) for p in v.path])
+    return [{"field": v.field, "rule": v.rule, "message": v.message} for v in violations]
 
 
 # -- main --------------------------------------------------------------------------------------
@@ -254,7 +141,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "validators.md")
     args = parser.parse_args(argv)
     budget = 0.2 if args.quick else 1.0
-    rs = ensure_jsonschema_rs()
     from importlib.metadata import version
 
     specs = [ROOT / "specs" / "huawei-ces-events.yaml", ROOT / "specs" / "harness-iacm.yaml"]
@@ -272,14 +158,12 @@ def main(argv: list[str] | None = None) -> int:
             harness_invalid(docs["harness-iacm"]),
         ),
     ):
-        _, schema = body_validator(apis, op_id)
+        fast, schema = body_validator(apis, op_id)
         t0 = time.perf_counter()
-        fast = rs_validator(rs, ctxs[api_id], schema)
+        ctxs[api_id].validator(schema, for_request=True)  # built again, only to time it
         rs_build_ms = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
-        # The server's request validators are jsonschema-rs now; the Python side is the
-        # `jsonschema` validator the server still builds for responses (same document and
-        # formats, without the request-only x-time-window keyword).
+        # The Python validator has no x-time-window: it is a request-only keyword.
         js = ctxs[api_id].validator(schema, for_request=False)
         js_build_ms = (time.perf_counter() - t0) * 1000
         cases.append((api_id, op_id, js, fast, valid, invalid, js_build_ms, rs_build_ms))
@@ -341,9 +225,9 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "`field` is what mockserver reports as the violation's name: for jsonschema "
         "`schemas.error_field` (the instance path, plus the missing property of `required`, "
-        "which jsonschema gives only inside the message); for jsonschema-rs the same rule "
-        "from `error.instance_path` and `error.kind.property`. `rule` is jsonschema's "
-        "`error.validator` against jsonschema-rs's `error.kind.name`.",
+        "which jsonschema gives only inside the message); for jsonschema-rs the "
+        "`SchemaViolation` mockserver's request validator yields. `rule` is jsonschema's "
+        "`error.validator` against the violation's rule.",
         "",
     ]
     for op_id, invalid, a_err, b_err in comparisons:
@@ -356,38 +240,30 @@ def main(argv: list[str] | None = None) -> int:
             json.dumps(invalid, indent=None)[:1500],
             "```",
             "",
-            "| library | field | rule | message | `error.kind.as_dict()` (jsonschema-rs) |",
-            "|---|---|---|---|---|",
+            "| library | field | rule | message |",
+            "|---|---|---|---|",
         ]
         for lib, errs in (("jsonschema", a_err), ("jsonschema-rs", b_err)):
             for e in errs:
                 msg = e["message"].replace("|", "\\|").replace("\n", " ")
-                details = e.get("details", "").replace("|", "\\|")
-                lines.append(
-                    f"| {lib} | `{e['field']}` | {e['rule']} | {msg[:220]} | "
-                    f"{'`' + details + '`' if details else ''} |"
-                )
+                lines.append(f"| {lib} | `{e['field']}` | {e['rule']} | {msg[:220]} |")
         same = sorted((e["field"], e["rule"]) for e in a_err) == sorted(
-            (e["field"], e["rule"]) for e in b_err
+            (e["field"], e["rule"]) for e in b_err if e["rule"] != "x-time-window"
         )
         lines += [
             "",
-            f"Same (field, rule) pairs from both: **{'yes' if same else 'no'}** "
+            "Same (field, rule) pairs from both, x-time-window aside (the Python validator "
+            f"has no request-only keyword): **{'yes' if same else 'no'}** "
             f"({len(a_err)} errors from jsonschema, {len(b_err)} from jsonschema-rs).",
             "",
         ]
     lines += [
-        "jsonschema-rs in these runs: the custom keywords (`x-time-window`, and "
-        "`x-int-format` added beside `format: int32|int64`, reported as `format`) are Python "
-        "classes it calls back; its `error.kind.name` is the failing keyword, "
-        "`error.instance_path` the location, and `error.kind.as_dict()` the structured "
-        "details (`property` of `required`, `options` of `enum`, `limit` of `maxItems`), so "
-        "`schemas.error_field` would no longer need to parse the message. Its messages quote "
-        "JSON (`\"x\"`) where jsonschema quotes Python (`'x'`), and shorten long `enum` lists "
-        "(`or 7 other candidates`); `kind.as_dict()['options']` has them all.",
+        "mockserver's request validator reads the field and rule from jsonschema-rs's "
+        "error data (`error.instance_path`, `error.kind`), and adapts its messages where "
+        "they served the user less well: `mockserver/schemas.py` says how.",
         "",
     ]
-    lines += _format_notes(rs)
+    lines += _format_notes()
     text = "\n".join(lines) + "\n"
     args.out.write_text(text)
     args.out.with_suffix(".json").write_text(
@@ -408,8 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _format_notes(rs: Any) -> list[str]:
+def _format_notes() -> list[str]:
     """Where the two differ on formats mockserver relies on, checked, not assumed."""
+    import jsonschema_rs
     from jsonschema import Draft202012Validator
 
     from mockserver.schemas import FORMAT_CHECKER
@@ -418,7 +295,7 @@ def _format_notes(rs: Any) -> list[str]:
         "## Formats",
         "",
         "| schema | instance | jsonschema (mockserver's checker) | "
-        "jsonschema-rs (validate_formats) | jsonschema-rs + int format keyword |",
+        "jsonschema-rs (validate_formats) | mockserver's RequestValidator |",
         "|---|---|---|---|---|",
     ]
     probes = [
@@ -433,17 +310,8 @@ def _format_notes(rs: Any) -> list[str]:
     ]
     for schema, instance in probes:
         js_ok = Draft202012Validator(schema, format_checker=FORMAT_CHECKER).is_valid(instance)
-        rs_ok = rs.validator_for(schema, validate_formats=True).is_valid(instance)
-        rs_kw = rs.validator_for(
-            {k: v for k, v in schema.items()}
-            | (
-                {"x-int-format": schema["format"]}
-                if schema.get("format", "").startswith("int")
-                else {}
-            ),
-            validate_formats=True,
-            keywords={"x-int-format": IntFormat},
-        ).is_valid(instance)
+        rs_ok = jsonschema_rs.validator_for(schema, validate_formats=True).is_valid(instance)
+        rs_kw = RequestValidator(schema).is_valid(instance)
         notes.append(
             f"| `{json.dumps(schema)}` | `{json.dumps(instance)}` | "
             f"{'accepts' if js_ok else 'rejects'} | {'accepts' if rs_ok else 'rejects'} | "
