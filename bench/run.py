@@ -309,7 +309,7 @@ def tree(root: int) -> list[int]:
     return out if proc_stat(root) is not None else []
 
 
-def _status_kb(pid: int, key: str) -> int:
+def status_kb(pid: int, key: str) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith(key + ":"):
@@ -358,8 +358,8 @@ class MemorySampler(threading.Thread):
         self.pids = pids
         rss = 0
         for pid in pids:
-            rss += _status_kb(pid, "VmRSS")
-            self.hwm_kb[pid] = max(self.hwm_kb.get(pid, 0), _status_kb(pid, "VmHWM"))
+            rss += status_kb(pid, "VmRSS")
+            self.hwm_kb[pid] = max(self.hwm_kb.get(pid, 0), status_kb(pid, "VmHWM"))
             if pid not in self.names:
                 try:
                     cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
@@ -480,16 +480,23 @@ class Server:
                     for kb, name, pid in per
                 ],
             }
-        if self.proc is not None and self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
+        if self.proc is not None:
+            stop_group(self.proc, grace=10)
         return memory
+
+
+def stop_group(proc: subprocess.Popen[Any], grace: float) -> int | None:
+    """SIGTERM a server started in a session of its own; SIGKILL after `grace` seconds."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+    return proc.returncode
 
 
 def request(

@@ -97,7 +97,6 @@ import platform
 import random
 import re
 import resource
-import signal
 import sqlite3
 import statistics
 import subprocess
@@ -112,7 +111,15 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import free_port, huawei_events, proc_stat, tree
+from run import (
+    free_port,
+    huawei_events,
+    proc_stat,
+    status_kb,
+    stop_group,
+    system_busy_ticks,
+    tree,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -547,16 +554,6 @@ class Load:
 
 
 # -- the server's processes ---------------------------------------------------------------------
-def vm_rss_kb(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
 def listening_root(port: int) -> int | None:
     """The top process of those holding the listening socket on 127.0.0.1:port."""
     inodes = set()
@@ -592,12 +589,6 @@ def file_mb(paths: list[Path]) -> float | None:
     return round(sum(sizes) / MB, 2) if sizes else None
 
 
-def system_busy_ticks() -> int:
-    parts = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = parts[3] + (parts[4] if len(parts) > 4 else 0)
-    return sum(parts[:8]) - idle
-
-
 def own_cpu_s() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -619,7 +610,7 @@ class ProcSnapshot:
 def snapshot(root: int | None, state: list[Path]) -> ProcSnapshot:
     pids = tree(root) if root is not None else []
     return ProcSnapshot(
-        rss_mb={pid: round(vm_rss_kb(pid) / 1024, 1) for pid in pids},
+        rss_mb={pid: round(status_kb(pid, "VmRSS") / 1024, 1) for pid in pids},
         server_ticks=sum(st[1] for pid in pids if (st := proc_stat(pid)) is not None),
         busy_ticks=system_busy_ticks(),
         own_cpu_s=own_cpu_s(),
@@ -725,18 +716,7 @@ class Server:
         return []
 
     def stop(self) -> int | None:
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
-        return self.proc.returncode
+        return None if self.proc is None else stop_group(self.proc, grace=15)
 
 
 def health(port: int) -> bool:
