@@ -9,9 +9,9 @@ pyinstrument is installed into the venv if missing (`pip install pyinstrument`),
 this measurement only. In-process, nothing on the network:
 
 * `Engine.handle(record)` alone: routing, controls, validation, response;
-* the whole Flask app through its test client, set up as `mockserver serve` sets it
+* the whole app through Flask's test client, set up as `mockserver serve` sets it
   up (a file-backed StateStore, the access log on, written to /dev/null), so the
-  Flask edge, the journal and the log line are in.
+  gateway (environ -> engine -> bytes), the journal and the log line are in.
 
 For each, the mean time per request (measured without the profiler), then the
 profile: the functions with the most time of their own (self) and the most time
@@ -174,21 +174,21 @@ STAGES = (
     ("handle", "mockserver/engine.py", "Engine.handle: the whole engine"),
     ("match", "mockserver/routing.py", "routing (Router.match)"),
     ("decode", "mockserver/controls.py", "control headers (controls.decode)"),
-    ("pick", "mockserver/scenarios.py", "scenarios (ScenarioBook.pick, a SQLite read)"),
+    ("pick", "mockserver/scenarios.py", "scenarios (ScenarioBook.pick)"),
     ("check", "mockserver/validation.py", "validation (validation.check)"),
-    ("iter_errors", "jsonschema/validators.py", "  of which jsonschema iter_errors"),
+    ("iter_errors", "mockserver/schemas.py", "  of which schema validation (jsonschema-rs)"),
     ("respond", "mockserver/responder.py", "responder (Responder.respond)"),
     ("_generate", "mockserver/responder.py", "  of which data generation"),
     ("fill_template", "mockserver/responder.py", "  of which the error template"),
     ("serialise", "mockserver/responder.py", "serialising the body (responder.serialise)"),
-    ("snapshot", "mockserver/app.py", "Flask request -> RequestRecord (app.snapshot)"),
-    ("to_response", "mockserver/app.py", "Reply -> Flask Response (app.to_response)"),
-    ("record", "mockserver/app.py", "after_request: journal and access log (app.record)"),
-    ("build_entry", "mockserver/journal.py", "  of which journal.build_entry"),
-    ("record", "mockserver/state.py", "  of which StateStore.record (SQLite write)"),
-    ("log_line", "mockserver/app.py", "  of which app.log_line"),
-    ("info", "logging/__init__.py", "  of which logging (Logger.info)"),
-    ("guard_admin", "mockserver/app.py", "before_request (app.guard_admin)"),
+    ("__call__", "mockserver/gateway.py", "the gateway, engine included (Gateway.__call__)"),
+    ("read_body", "mockserver/gateway.py", "  of which reading the body (gateway.read_body)"),
+    ("_answer", "mockserver/gateway.py", "  of which the reply's bytes and headers"),
+    ("_journal", "mockserver/gateway.py", "  of which journal and access log (Gateway._journal)"),
+    ("build_entry", "mockserver/journal.py", "    of which journal.build_entry"),
+    ("record", "mockserver/state.py", "    of which StateStore.record (handed to a thread)"),
+    ("log_line", "mockserver/journal.py", "    of which journal.log_line"),
+    ("info", "logging/__init__.py", "    of which logging (Logger.info)"),
 )
 """(function, file it is in, what it stands for): the stages of one request."""
 
@@ -327,9 +327,9 @@ def main(argv: list[str] | None = None) -> int:
             "Shares are of all sampled time; a function's inclusive share counts each call "
             "once even when it recurses; µs per request is the share times the mean measured "
             "without the profiler (the profiler itself slows the code about 2x). A C function "
-            "counts for the package that called it (sqlite3 calls for sqlite3). The Flask "
-            "test client's own work (building the WSGI environ, reading the response) is in "
-            "the Flask rows (package: test client) and is not paid under "
+            "counts for the package that called it (sqlite3 calls for sqlite3). The test "
+            "client's own work (building the WSGI environ, reading the response) is in "
+            "the test-client rows (package: test client) and is not paid under "
             "gunicorn, which has its own instead.",
             "",
             *sections,

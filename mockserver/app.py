@@ -1,38 +1,34 @@
-"""`create_app(settings)`: the Flask edge around the engine.
+"""`create_app(settings)`: the mock as one WSGI app, API requests and admin routes.
 
-One catch-all view snapshots the Flask request into a `RequestRecord`, hands it to
-the `Engine`, and turns its `Reply` into a response. The `/__mock/` admin routes sit
-beside it. One error handler renders every `MockError` (and any HTTP error Werkzeug
-raises) as problem+json; nothing else builds an error response. One `after_request`
-hook journals and logs every API request, whatever answered it.
+API requests go through `gateway.Gateway` (environ -> engine -> bytes, no Flask on the
+hot path), which also journals and logs them. The Flask app behind it serves only the
+`/__mock/` admin routes; its one error handler renders every `MockError` (and any HTTP
+error Werkzeug raises there) as problem+json, with the same `problems.render` the
+gateway uses. The returned object is the Flask app, with the gateway as its
+`wsgi_app`, so `app.test_client()` exercises exactly what `mockserver serve` runs.
 """
 
 from __future__ import annotations
 
 import hmac
-import json
 import logging
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, g, jsonify, request
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
 from mockserver import journal, problems
 from mockserver.controls import example_names
-from mockserver.engine import DEFAULT_SEED, SESSION_HEADER, Engine, Outcome
+from mockserver.engine import DEFAULT_SEED, Engine
+from mockserver.gateway import ADMIN_PREFIX, Gateway
 from mockserver.problems import MockError
-from mockserver.responder import serialise
 from mockserver.scenarios import ScenarioError, parse_document
-from mockserver.serving import FAULT_KEY, can_fault
 from mockserver.state import DEFAULT_SESSION
-from mockserver.validation import RequestRecord
 
 log = logging.getLogger("mockserver")
-access_log = logging.getLogger("mockserver.access")
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"]
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +41,6 @@ def bundled(name: str) -> Path:
 
 
 DEFAULT_MAX_BODY = 5 * 1024 * 1024
-ADMIN_PREFIX = "/__mock/"
 OPEN_ADMIN_ROUTES = ("/__mock/health",)
 
 
@@ -80,12 +75,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # -- admin ------------------------------------------------------------------------
     @app.before_request
     def guard_admin() -> None:
-        g.started = time.time()
-        if (
-            settings.admin_token
-            and request.path.startswith(ADMIN_PREFIX)
-            and request.path not in OPEN_ADMIN_ROUTES
-        ):
+        if settings.admin_token and request.path not in OPEN_ADMIN_ROUTES:
             sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
             sent = request.headers.get("X-Mock-Admin-Token", sent)
             if not hmac.compare_digest(sent.encode(), settings.admin_token.encode()):
@@ -148,75 +138,40 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     def coverage() -> Response:
         return jsonify(journal.coverage_report(engine, store, admin_session()))
 
-    # -- the APIs -----------------------------------------------------------------------
-    def serve(path: str = "") -> Response:
-        if request.path.startswith(ADMIN_PREFIX):
-            routes = sorted(
-                f"{m} {r.rule}"
-                for r in app.url_map.iter_rules()
-                if r.rule.startswith(ADMIN_PREFIX)
-                for m in sorted((r.methods or set()) - {"HEAD", "OPTIONS"})
-            )
-            raise problems.RouteNotFound(
-                f"{request.method} {request.path[:200]} is not an admin route of the mock; "
-                f"they are: {', '.join(routes)}."
-            )
-        g.record = snapshot()
-        outcome = g.outcome = engine.handle(g.record)
-        fault = outcome.controls.fault
-        if fault is not None and not can_fault(request.environ):
-            raise problems.FaultUnavailable(
-                f"X-Mock-Fault {fault!r} acts on the client's socket, which only the server "
-                "that `mockserver serve` runs gives the mock; this server cannot reach it."
-            )
-        if outcome.controls.delay_ms:
-            time.sleep(outcome.controls.delay_ms / 1000)
-        if fault is not None:
-            request.environ[FAULT_KEY] = fault
-        return to_response(outcome)
+    # -- anything else under /__mock/ ----------------------------------------------------
+    def admin_not_found(path: str = "") -> Response:
+        routes = sorted(
+            f"{m} {r.rule}"
+            for r in app.url_map.iter_rules()
+            if r.rule.startswith(ADMIN_PREFIX)
+            for m in sorted((r.methods or set()) - {"HEAD", "OPTIONS"})
+        )
+        raise problems.RouteNotFound(
+            f"{request.method} {request.path[:200]} is not an admin route of the mock; "
+            f"they are: {', '.join(routes)}."
+        )
 
-    serve.provide_automatic_options = False  # type: ignore[attr-defined]
+    admin_not_found.provide_automatic_options = False  # type: ignore[attr-defined]
     app.url_map.converters["anything"] = AnyPath
-    app.add_url_rule("/", "serve", serve, methods=ALL_METHODS)
-    app.add_url_rule("/<anything:path>", "serve", serve, methods=ALL_METHODS)
-
-    @app.after_request
-    def record(response: Response) -> Response:
-        if request.path.startswith(ADMIN_PREFIX):
-            return response
-        try:
-            _journal_and_log(engine, settings, response)
-        except Exception:  # a journal failure must never lose the client's answer
-            log.exception("could not journal %s %s", request.method, request.path[:200])
-        return response
+    app.add_url_rule("/<anything:path>", "admin_not_found", admin_not_found, methods=ALL_METHODS)
 
     # -- errors -------------------------------------------------------------------------
     @app.errorhandler(MockError)
     def mock_error(error: MockError) -> Response:
-        g.error = error.kind
         return problem_response(error)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
-        if isinstance(error, MethodNotAllowed) and not request.path.startswith(ADMIN_PREFIX):
-            # A method Flask was not told about (QUERY, PROPFIND, ...): the specs decide
-            # what is allowed here, exactly as for the methods the catch-all takes.
-            try:
-                engine.handle(snapshot())
-            except MockError as routed:
-                return mock_error(routed)
         status = error.code or 400
         cls = problems.BodyTooLarge if status == 413 else problems.BadHttpRequest
         mapped = cls(_http_detail(error, settings.max_body))
         mapped.status = status
         mapped.kind = problems.status_slug(status).replace("_", "-")
-        g.error = mapped.kind
         return problem_response(mapped)
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response:
         log.exception("unexpected error while serving %s %s", request.method, request.path[:200])
-        g.error = "internal-error"
         return problem_response(
             problems.InternalError(
                 f"The mock failed unexpectedly ({type(error).__name__}); this is a mock bug, "
@@ -224,57 +179,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             )
         )
 
+    app.wsgi_app = Gateway(  # type: ignore[method-assign]
+        engine,
+        app.wsgi_app,
+        max_body=settings.max_body,
+        journal_size=settings.journal_size,
+        log_requests=settings.log_requests,
+        log_format=settings.log_format,
+    )
     return app
-
-
-def _journal_and_log(engine: Engine, settings: Settings, response: Response) -> None:
-    started = g.get("started", time.time())
-    duration = (time.time() - started) * 1000
-    record: RequestRecord = g.get("record") or RequestRecord(
-        method=request.method,
-        path=request.path,
-        query=tuple(request.args.items(multi=True)),
-        headers={k.lower(): v for k, v in request.headers.items()},
-    )
-    outcome: Outcome | None = g.get("outcome")
-    session = outcome.session if outcome else (record.header(SESSION_HEADER) or DEFAULT_SESSION)
-    entry = journal.build_entry(
-        record, outcome, response.status_code, started, duration, g.get("error")
-    )
-    engine.store.record(
-        session, entry, settings.journal_size, journal.coverage_keys(outcome, response.status_code)
-    )
-    if settings.log_requests:
-        access_log.info(log_line(entry, settings.log_format))
-
-
-def log_line(entry: dict[str, Any], log_format: str) -> str:
-    """One line per request: method, path, operationId, status, duration, controls."""
-    if log_format == "json":
-        return json.dumps(
-            {
-                key: entry[key]
-                for key in (
-                    "time",
-                    "method",
-                    "path",
-                    "api",
-                    "operationId",
-                    "status",
-                    "durationMs",
-                    "controls",
-                    "scenario",
-                    "valid",
-                )
-            },
-            ensure_ascii=False,
-        )
-    controls = " ".join(f"{k}={v}" for k, v in entry["controls"].items())
-    operation = f"{entry['api']}.{entry['operationId']}" if entry["operationId"] else "-"
-    return (
-        f"{entry['time']} {entry['method']} {entry['path'][:200]} {operation} "
-        f"{entry['status']} {entry['durationMs']:.1f}ms {controls}"
-    ).rstrip()
 
 
 def admin_session() -> str:
@@ -285,29 +198,6 @@ def admin_session() -> str:
 def scenarios_body(engine: Engine, session: str) -> dict[str, Any]:
     current = engine.scenarios.current(session)
     return {"rules": len(current.rules), "document": current.document}
-
-
-def snapshot() -> RequestRecord:
-    """The Flask request as a plain record (headers lower-cased, body read once)."""
-    return RequestRecord(
-        method=request.method,
-        path=request.path,
-        query=tuple(request.args.items(multi=True)),
-        headers={key.lower(): value for key, value in request.headers.items()},
-        body=request.get_data(cache=False),
-    )
-
-
-def to_response(outcome: Outcome) -> Response:
-    reply = outcome.reply
-    response = Response(serialise(reply), status=reply.status)
-    if reply.media_type is not None:
-        response.headers["Content-Type"] = reply.media_type
-    else:
-        response.headers.remove("Content-Type")
-    for key, value in reply.headers:
-        response.headers[key] = value
-    return response
 
 
 def problem_response(error: MockError) -> Response:

@@ -83,6 +83,35 @@ def build_entry(
     }
 
 
+def log_line(entry: dict[str, Any], log_format: str) -> str:
+    """One line per request: method, path, operationId, status, duration, controls."""
+    if log_format == "json":
+        return json.dumps(
+            {
+                key: entry[key]
+                for key in (
+                    "time",
+                    "method",
+                    "path",
+                    "api",
+                    "operationId",
+                    "status",
+                    "durationMs",
+                    "controls",
+                    "scenario",
+                    "valid",
+                )
+            },
+            ensure_ascii=False,
+        )
+    controls = " ".join(f"{k}={v}" for k, v in entry["controls"].items())
+    operation = f"{entry['api']}.{entry['operationId']}" if entry["operationId"] else "-"
+    return (
+        f"{entry['time']} {entry['method']} {entry['path'][:200]} {operation} "
+        f"{entry['status']} {entry['durationMs']:.1f}ms {controls}"
+    ).rstrip()
+
+
 def coverage_keys(outcome: Outcome | None, status: int) -> list[tuple[str, str, str, str]]:
     """(api, operationId, kind, key) counted for one answered request."""
     if outcome is None:

@@ -1,4 +1,4 @@
-"""The Flask edge: every method and path reaches the specs' routing; admin routes apart."""
+"""The app as a whole: every method and path reaches the specs' routing; admin routes apart."""
 
 from __future__ import annotations
 
