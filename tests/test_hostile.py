@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import threading
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -226,6 +227,44 @@ def test_silent_and_slow_clients_do_not_block_others(strict_server: LiveServer) 
     finally:
         for sock in silent + slow:
             sock.close()
+
+
+def test_a_busy_keep_alive_client_does_not_starve_another() -> None:
+    # One thread. A thread serves the next request of the kept-alive connection it has
+    # just answered itself (serving.LINGER), but must give way to a connection waiting
+    # for it: here the busy client pipelines many requests at once.
+    server = LiveServer("--workers", "1", "--threads", "1")
+    pipelined = 3000
+    request = b"GET /api/v1/events/query/ HTTP/1.1\r\nHost: t\r\n\r\n"
+    answered = [0]
+    busy = socket.create_connection(address(server), timeout=30)
+
+    def send() -> None:
+        with contextlib.suppress(OSError):
+            busy.sendall(request * pipelined)
+
+    def read() -> None:
+        with contextlib.suppress(OSError):
+            while answered[0] < pipelined:
+                chunk = busy.recv(65536)
+                if not chunk:
+                    return
+                answered[0] += chunk.count(b"HTTP/1.1 200 ")
+
+    threads = [threading.Thread(target=send), threading.Thread(target=read)]
+    try:
+        for thread in threads:
+            thread.start()
+        with requests.Session() as session:
+            for _ in range(3):
+                assert session.get(server.url + "/api/v1/events/query/", timeout=60).ok
+        # The other client was answered while the busy one still had requests queued.
+        assert answered[0] < pipelined
+    finally:
+        busy.close()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert server.stop() == 0
 
 
 # -- fuzzing the HTTP surface ---------------------------------------------------------------
