@@ -25,7 +25,6 @@ import argparse
 import datetime as dt
 import importlib
 import json
-import logging
 import os
 import platform
 import subprocess
@@ -46,6 +45,7 @@ from run import TENANT, huawei_events  # noqa: E402
 
 from mockserver.app import Settings, create_app  # noqa: E402
 from mockserver.engine import Engine  # noqa: E402
+from mockserver.journal import AccessLog  # noqa: E402
 from mockserver.state import StateStore  # noqa: E402
 from mockserver.validation import RequestRecord  # noqa: E402
 
@@ -187,8 +187,8 @@ STAGES = (
     ("_journal", "mockserver/gateway.py", "  of which journal and access log (Gateway._journal)"),
     ("build_entry", "mockserver/journal.py", "    of which journal.build_entry"),
     ("record", "mockserver/state.py", "    of which StateStore.record (handed to a thread)"),
-    ("log_line", "mockserver/journal.py", "    of which journal.log_line"),
-    ("info", "logging/__init__.py", "    of which logging (Logger.info)"),
+    ("write", "mockserver/state.py", "the journal's thread: StateStore.write"),
+    ("__call__", "mockserver/journal.py", "the journal's thread: the access log"),
 )
 """(function, file it is in, what it stands for): the stages of one request."""
 
@@ -238,10 +238,8 @@ def main(argv: list[str] | None = None) -> int:
             engine = Engine.from_paths([spec], ROOT / "fixtures", store=store)
             settings = Settings(specs=(spec,), fixtures=ROOT / "fixtures", log_requests=True)
             app = create_app(settings, engine)
-            access = logging.getLogger("mockserver.access")
-            access.handlers[:] = [logging.StreamHandler(open(os.devnull, "w"))]  # noqa: SIM115
-            access.setLevel(logging.INFO)
-            access.propagate = False
+            devnull = open(os.devnull, "w")  # noqa: SIM115
+            store.after_write = AccessLog(devnull, "text")
             data = body if sc["method"] == "POST" else b""
             record = RequestRecord(sc["method"], sc["path"], (), dict(sc["headers"]), data)
 

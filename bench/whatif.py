@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 import tempfile
@@ -77,13 +76,7 @@ def main() -> int:
     fixtures = ROOT / "fixtures"
     engine = Engine.from_paths([args.spec], fixtures, 4010, store)
     settings = Settings(specs=(args.spec,), fixtures=fixtures, log_requests=not args.no_log)
-    app = create_app(settings, engine)
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    access = logging.getLogger("mockserver.access")
-    access.addHandler(handler)
-    access.setLevel(logging.INFO)
-    access.propagate = False
+    app = create_app(settings, engine)  # the access log (if on) goes to stdout
     options = ServeOptions("127.0.0.1", args.port, args.workers, args.threads)
     return serve(app, options, lambda url: print(f"whatif: serving on {url}", flush=True))
 

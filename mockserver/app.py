@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -180,13 +181,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         )
 
     app.wsgi_app = Gateway(  # type: ignore[method-assign]
-        engine,
-        app.wsgi_app,
-        max_body=settings.max_body,
-        journal_size=settings.journal_size,
-        log_requests=settings.log_requests,
-        log_format=settings.log_format,
+        engine, app.wsgi_app, max_body=settings.max_body, journal_size=settings.journal_size
     )
+    if settings.log_requests:
+        store.after_write = journal.AccessLog(sys.stdout, settings.log_format)
     return app
 
 

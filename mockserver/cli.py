@@ -7,15 +7,11 @@ so a container is configured without rebuilding; a flag on the command line wins
 from __future__ import annotations
 
 import argparse
-import atexit
 import json
 import logging
-import logging.handlers
 import os
-import queue
 import sys
 import tempfile
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -229,39 +225,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-class BackgroundHandler(logging.handlers.QueueHandler):
-    """Hands log records to a thread of this process that writes them to `target`, so a
-    request thread never waits on stdout (a slow pipe or terminal). Threads don't survive
-    a fork: each worker process starts its own on its first record, and writes what is
-    left when it exits."""
-
-    def __init__(self, target: logging.Handler) -> None:
-        super().__init__(queue.SimpleQueue())
-        self.target = target
-        self._pid = -1
-        self._guard = threading.Lock()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if self._pid != os.getpid():
-            with self._guard:
-                if self._pid != os.getpid():
-                    self.queue = queue.SimpleQueue()
-                    listener = logging.handlers.QueueListener(self.queue, self.target)
-                    listener.start()
-                    atexit.register(listener.stop)
-                    self._pid = os.getpid()
-        super().emit(record)
-
-
 def configure_logging() -> None:
-    """One line per request on stdout, written by a thread of each worker; warnings on
-    stderr."""
-    stdout = logging.StreamHandler(sys.stdout)
-    stdout.setFormatter(logging.Formatter("%(message)s"))
-    access = logging.getLogger("mockserver.access")
-    access.addHandler(BackgroundHandler(stdout))
-    access.setLevel(logging.INFO)
-    access.propagate = False
+    """Warnings on stderr. (The one line per request on stdout is `journal.AccessLog`,
+    written by each worker's journal thread.)"""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 

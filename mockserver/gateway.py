@@ -3,7 +3,8 @@
 API requests are the hot path, so they do not go through Flask: `Gateway` reads the
 WSGI environ straight into a `RequestRecord`, hands it to the engine, and writes the
 `Reply` (or the problem document of a `MockError`) back with `start_response`. It then
-journals and logs the exchange. Only `/__mock/` admin routes reach the Flask app.
+journals the exchange (the journal's writer thread also writes the access log line).
+Only `/__mock/` admin routes reach the Flask app.
 
 Why: under gunicorn on 2 cores, Flask's request context, dispatch, hooks and response
 object cost about as much as the engine itself for a small request (bench/PROFILE.md):
@@ -42,7 +43,6 @@ from mockserver.state import DEFAULT_SESSION
 from mockserver.validation import RequestRecord
 
 log = logging.getLogger("mockserver")
-access_log = logging.getLogger("mockserver.access")
 
 ADMIN_PREFIX = "/__mock/"
 
@@ -136,15 +136,11 @@ class Gateway:
         *,
         max_body: int,
         journal_size: int,
-        log_requests: bool = False,
-        log_format: str = "text",
     ) -> None:
         self.engine = engine
         self.admin_app = admin_app
         self.max_body = max_body
         self.journal_size = journal_size
-        self.log_requests = log_requests
-        self.log_format = log_format
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = request_path(environ)
@@ -235,8 +231,6 @@ class Gateway:
         self.engine.store.record(
             session, entry, self.journal_size, journal.coverage_keys(outcome, status)
         )
-        if self.log_requests:
-            access_log.info(journal.log_line(entry, self.log_format))
 
 
 def finish_headers(status: int, headers: Headers) -> Headers:

@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import queue
+import threading
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, TextIO
 from xml.sax.saxutils import escape, quoteattr
 
 from mockserver.controls import example_names
@@ -110,6 +113,67 @@ def log_line(entry: dict[str, Any], log_format: str) -> str:
         f"{entry['time']} {entry['method']} {entry['path'][:200]} {operation} "
         f"{entry['status']} {entry['durationMs']:.1f}ms {controls}"
     ).rstrip()
+
+
+class AccessLog:
+    """One line per request on a stream, off the request path.
+
+    `StateStore` calls it on its journal thread with the rows of each batch written
+    (`StateStore.after_write`), so a request pays nothing for its line. The lines of a
+    batch are handed, as one text, to a thread of this process that writes them: a
+    stream nobody reads (a full pipe) holds up that thread only, never the journal.
+    Past `max_pending` characters waiting, lines are dropped and counted, and the count
+    is written once the stream moves again. `close` (the store calls it at exit, after
+    its journal thread has written everything) writes what is left.
+    """
+
+    def __init__(self, stream: TextIO, log_format: str, max_pending: int = 8 << 20) -> None:
+        self.stream = stream
+        self.log_format = log_format
+        self.max_pending = max_pending
+        self.dropped = 0
+        self._pending = 0
+        self._texts: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._pid = -1
+        self._guard = threading.Lock()
+
+    def __call__(self, rows: list[dict[str, Any]]) -> None:
+        text = "".join(log_line(row, self.log_format) + "\n" for row in rows)
+        with self._guard:
+            if self._pid != os.getpid():  # threads don't survive a fork: one per process
+                self._texts, self._pending, self._pid = queue.SimpleQueue(), 0, os.getpid()
+                self._thread = threading.Thread(
+                    target=self._run, args=(self._texts,), name="mockserver-log", daemon=True
+                )
+                self._thread.start()
+            if self._pending + len(text) > self.max_pending:
+                self.dropped += len(rows)
+                return
+            self._pending += len(text)
+        self._texts.put(text)
+
+    def _run(self, texts: queue.SimpleQueue[str | None]) -> None:
+        while (text := texts.get()) is not None:
+            with self._guard:
+                self._pending -= len(text)
+                dropped, self.dropped = self.dropped, 0
+            if dropped:
+                text += f"mockserver: {dropped} access log lines dropped: stdout was not read\n"
+            try:
+                self.stream.write(text)
+                self.stream.flush()
+            except (OSError, ValueError):  # the stream is closed or gone: nothing to log to
+                pass
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Write what this process has handed over (waiting at most `timeout` seconds for
+        a stream that does not move), then end its thread."""
+        thread = self._thread
+        if thread is None or self._pid != os.getpid() or not thread.is_alive():
+            return
+        self._texts.put(None)
+        thread.join(timeout)
 
 
 def coverage_keys(outcome: Outcome | None, status: int) -> list[tuple[str, str, str, str]]:

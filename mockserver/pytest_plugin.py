@@ -16,12 +16,14 @@ Fixtures:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -207,12 +209,20 @@ class MockServerProcess:
     """`mockserver serve --port 0` in a subprocess on 127.0.0.1, stopped with SIGTERM.
 
     The server prints its URL once its port is bound: reading that line is how this
-    waits for it (no polling, no sleeping). Its log goes to a temporary file, so a full
-    pipe can never block it.
+    waits for it (no polling, no sleeping). Its log goes to a temporary file, and a
+    thread reads its stdout (one line per request) to the end, so a full pipe can never
+    block it. With `keep_stdout`, those lines are kept in `printed` once it has stopped.
     """
 
-    def __init__(self, *args: str, cwd: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self,
+        *args: str,
+        cwd: str | os.PathLike[str] | None = None,
+        keep_stdout: bool = False,
+    ) -> None:
         self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed in stop)
+        self.printed = ""
+        self._kept = tempfile.TemporaryFile(mode="w+") if keep_stdout else None  # noqa: SIM115
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -239,6 +249,16 @@ class MockServerProcess:
             self.stop()
             raise MockServerError(f"mockserver did not start: {line.strip()} {output.strip()}")
         self.url = line.rsplit(" ", 1)[-1].strip()
+        self._drain = threading.Thread(target=self._read_stdout, daemon=True)
+        self._drain.start()
+
+    def _read_stdout(self) -> None:
+        stdout, kept = self.process.stdout, self._kept
+        assert stdout is not None
+        with contextlib.suppress(OSError, ValueError):
+            for line in stdout:
+                if kept is not None:
+                    kept.write(line)
 
     def output(self) -> str:
         """The last of what the server wrote on stderr."""
@@ -259,6 +279,13 @@ class MockServerProcess:
                     self.process.wait()
             return int(self.process.returncode)
         finally:
+            drain = getattr(self, "_drain", None)
+            if drain is not None:
+                drain.join(timeout=15)  # the server has exited: its stdout ends
+            if self._kept is not None:
+                self._kept.seek(0)
+                self.printed = self._kept.read()
+                self._kept.close()
             if self.process.stdout is not None:
                 self.process.stdout.close()
             self.log.close()

@@ -35,7 +35,7 @@ class LiveServer(MockServerProcess):
     """`mockserver serve` from this checkout, the way a user runs it."""
 
     def __init__(self, *args: str) -> None:
-        super().__init__(*args, cwd=ROOT)
+        super().__init__(*args, cwd=ROOT, keep_stdout=True)
 
 
 @pytest.fixture(scope="session")

@@ -175,7 +175,7 @@ def session_environ(**kw: Any) -> tuple[str, dict[str, Any]]:
 
 
 def test_a_body_over_the_limit_is_journaled_with_what_was_read(engine: Engine) -> None:
-    gateway = Gateway(engine, Flask("admin"), max_body=10, journal_size=100, log_requests=False)
+    gateway = Gateway(engine, Flask("admin"), max_body=10, journal_size=100)
     session, env = session_environ(
         method="POST", path=HUAWEI, query="a=1", body=b"x" * 50, CONTENT_LENGTH="50"
     )

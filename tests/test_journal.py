@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 import requests
 
-from mockserver.journal import listing_json
+from mockserver.journal import AccessLog, listing_json
 from tests.conftest import ROOT, LiveServer
 
 TENANT = "3f2b9c1e-8d4a-4e6b-9f0a-1c2d3e4f5a6b"
@@ -224,9 +227,8 @@ def test_admin_token() -> None:
 def test_one_log_line_per_request(log_format: str) -> None:
     server = LiveServer("--log-format", log_format, "--workers", "1")
     requests.get(f"{server.url}{EVENTS}", headers={"X-Mock-Delay": "1"}, timeout=10)
-    assert server.process.stdout is not None
-    line = server.process.stdout.readline().strip()
     assert server.stop() == 0
+    (line,) = server.printed.splitlines()
     if log_format == "json":
         record = json.loads(line)
         assert record["operationId"] == "queryEvents" and record["status"] == 200
@@ -236,6 +238,17 @@ def test_one_log_line_per_request(log_format: str) -> None:
         assert line.endswith("delay_ms=1")
 
 
+def test_every_answered_request_is_logged_and_journaled_by_the_time_the_server_stops() -> None:
+    server = LiveServer("--workers", "2")
+    with requests.Session() as session:
+        for n in range(40):
+            answer = session.get(f"{server.url}{EVENTS}", params={"n": n}, timeout=10)
+            assert answer.status_code == 200
+    assert server.stop() == 0  # the journal's threads write what they hold as workers exit
+    lines = server.printed.splitlines()
+    assert len(lines) == 40 and all(EVENTS in line for line in lines)
+
+
 @pytest.mark.parametrize("pages", [[], [['{"a": 1}']], [['{"a": 1}', '{"a": 2}'], ['{"a": 3}']]])
 def test_a_streamed_listing_is_one_json_document(pages: list[list[str]]) -> None:
     text = "".join(listing_json('odd "session"', iter(pages)))
@@ -243,3 +256,38 @@ def test_a_streamed_listing_is_one_json_document(pages: list[list[str]]) -> None
         "session": 'odd "session"',
         "requests": [json.loads(entry) for page in pages for entry in page],
     }
+
+
+def log_row(n: int) -> dict[str, Any]:
+    return {
+        "time": "2026-11-27T12:00:00.000Z",
+        "method": "GET",
+        "path": f"/items/{n}",
+        "api": "demo",
+        "operationId": "op",
+        "status": 200,
+        "durationMs": 1.0,
+        "controls": {},
+    }
+
+
+def test_a_stream_nobody_reads_costs_lines_not_the_journal() -> None:
+    release = threading.Event()
+
+    class StuckPipe(io.StringIO):
+        def write(self, text: str) -> int:
+            release.wait(30)  # a full pipe: the writing thread waits here
+            return super().write(text)
+
+    stream = StuckPipe()
+    access = AccessLog(stream, "text", max_pending=100)
+    for n in range(10):
+        access([log_row(n)])  # returns at once: the journal's thread is never held up
+    release.set()
+    access.close()
+    lines = stream.getvalue().splitlines()
+    kept = [line for line in lines if "/items/" in line]
+    (notice,) = [line for line in lines if "dropped" in line]
+    dropped = int(notice.split()[1])
+    assert dropped > 0 and len(kept) + dropped == 10
+    assert kept == sorted(kept, key=lambda line: int(line.split("/items/")[1].split()[0]))

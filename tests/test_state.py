@@ -6,6 +6,8 @@ import json
 import logging
 import multiprocessing
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -166,3 +168,62 @@ def test_a_listing_holds_what_was_written_when_it_began(store: StateStore) -> No
     rest = [text for page in pages for text in page]
     listed = [json.loads(text)["path"] for text in first + rest]
     assert listed == [f"/items/{n}" for n in [0, 1, 2, 3, 5, 6, 7, 8, 9]]
+
+
+def test_entries_recorded_close_together_are_written_in_one_batch(
+    store: StateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("mockserver.state.WRITE_LINGER", 0.5)  # generous: a loaded machine
+    batches: list[int] = []
+    write = store.write
+
+    def counted(entries: Any) -> None:
+        batches.append(len(entries))
+        write(entries)
+
+    monkeypatch.setattr(store, "write", counted)
+    for n in range(5):
+        store.record("s", row(n), 100, [])
+    assert paths(store) == [f"/items/{n}" for n in range(5)]
+    assert batches == [5]
+
+
+def test_written_rows_reach_the_after_write_hook_in_order(
+    store: StateStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[str] = []
+    store.after_write = lambda rows: seen.extend(r["path"] for r in rows)
+    for n in range(300):
+        store.record("s", row(n), 1000, [])
+    store.settle()
+    assert seen == [f"/items/{n}" for n in range(300)]
+
+    def broken(rows: list[dict[str, Any]]) -> None:
+        raise RuntimeError("hook bug")
+
+    store.after_write = broken
+    with caplog.at_level(logging.ERROR, logger="mockserver"):
+        store.record("s", row(300), 1000, [])
+        assert paths(store)[-1] == "/items/300"  # the journal does not depend on the hook
+    assert "after-write hook failed" in caplog.text
+
+
+def test_a_process_that_exits_writes_what_it_still_held_first(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite"
+    StateStore(path).close()  # the schema, as the master process makes it
+    script = (
+        "import sys, time\n"
+        "from mockserver.state import StateStore\n"
+        f"store = StateStore({str(path)!r})\n"
+        "for n in range(50):\n"
+        "    store.record('s', {'at': time.time(), 'api': 'demo', 'operationId': 'op',\n"
+        "                       'method': 'GET', 'path': f'/items/{n}', 'status': 200}, 100, [])\n"
+        "sys.exit(0)  # no close(): as a gunicorn worker leaves\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    reader = StateStore(path)
+    try:
+        assert paths(reader) == [f"/items/{n}" for n in range(50)]
+    finally:
+        reader.close()
