@@ -227,3 +227,15 @@ def test_a_process_that_exits_writes_what_it_still_held_first(tmp_path: Path) ->
         assert paths(reader) == [f"/items/{n}" for n in range(50)]
     finally:
         reader.close()
+
+
+def test_entries_come_back_as_they_were_recorded(store: StateStore) -> None:
+    class Count(int):  # marshal refuses subclasses of built-in types
+        pass
+
+    body = {"é": ["ü", 1.5, None, True, 10**30], "n": Count(3)}
+    store.record("s", {**row(1), "body": body}, 100, [])
+    (entry,) = store.journal("s", {}, 10)
+    assert entry["body"] == {"é": ["ü", 1.5, None, True, 10**30], "n": 3}
+    (page,) = store.journal_pages("s", {}, 10)
+    assert json.loads(page[0]) == entry and "é" in page[0]  # JSON as sent, not \\u-escaped
