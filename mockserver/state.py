@@ -35,6 +35,7 @@ import sqlite3
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.sharedctypes import RawArray, RawValue
 from pathlib import Path
@@ -50,7 +51,7 @@ SETTLE_TIMEOUT = 5.0
 _BATCH = 512
 """Most entries one journal transaction takes."""
 
-_QUEUE_SIZE = 20_000
+_QUEUE_SIZE = 2_000
 """Entries a process may have waiting for its writer before a request thread waits too."""
 
 WRITE_LINGER = 0.005
@@ -186,6 +187,24 @@ class _Writer:
                 log.exception("journal: could not write %d entries", len(batch))
             self.ledger.written[self.slot] += len(batch)
             self.store.announce(batch)
+
+
+_INSERT_ROWS = (
+    "INSERT INTO journal (session, at, api, operation_id, method, path, status, entry) VALUES "
+)
+_ROW_PLACEHOLDERS = "(?, ?, ?, ?, ?, ?, ?, ?)"
+_CHUNK_SIZES = (256, 32, 4, 1)
+"""Rows per INSERT: a few fixed sizes, so sqlite3's statement cache keeps four statements
+(256 rows x 8 values stays under SQLite's limit of 32,766 parameters)."""
+
+
+def _chunks(total: int) -> Iterator[tuple[int, int]]:
+    """(start, size) pieces of `total` rows, largest sizes first."""
+    start = 0
+    for size in _CHUNK_SIZES:
+        while total - start >= size:
+            yield start, size
+            start += size
 
 
 def _pack(row: dict[str, Any]) -> bytes:
@@ -376,37 +395,45 @@ class StateStore:
 
     def write(self, entries: Sequence[Entry]) -> None:
         """Append journal entries in one transaction, drop the oldest beyond each one's
-        limit, count their coverage keys."""
+        limit, count their coverage keys.
+
+        Few statements, whatever the batch: rows go in by multi-row INSERTs and coverage
+        keys are summed first. sqlite3 gives up the GIL around every statement step and
+        must win it back from the request threads each time; a row per step (and three
+        coverage upserts per row) left this thread so far behind at ~3,000 requests/s
+        that its queue filled and held up requests (bench/README.md)."""
+        rows = [
+            (
+                session,
+                row["at"],
+                row["api"],
+                row["operationId"],
+                row["method"],
+                row["path"],
+                row["status"],
+                _pack(row),
+            )
+            for session, row, _, _ in entries
+        ]
+        counts = Counter((session, *key) for session, _, _, keys in entries for key in keys)
         with self._journal_lock:
             conn = self._journal_connection()
             conn.execute("BEGIN IMMEDIATE")
             try:
                 limit = min(entry[2] for entry in entries)
-                conn.executemany(
-                    "INSERT INTO journal (session, at, api, operation_id, method, path, status, "
-                    "entry) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            session,
-                            row["at"],
-                            row["api"],
-                            row["operationId"],
-                            row["method"],
-                            row["path"],
-                            row["status"],
-                            _pack(row),
-                        )
-                        for session, row, _, _ in entries
-                    ],
-                )
+                for start, size in _chunks(len(rows)):
+                    conn.execute(
+                        _INSERT_ROWS + ", ".join([_ROW_PLACEHOLDERS] * size),
+                        [value for row in rows[start : start + size] for value in row],
+                    )
                 newest = int(conn.execute("SELECT max(id) FROM journal").fetchone()[0] or 0)
                 if newest > limit:
                     conn.execute("DELETE FROM journal WHERE id <= ?", (newest - limit,))
                 conn.executemany(
                     "INSERT INTO coverage (session, api, operation_id, kind, key, count) "
-                    "VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (session, api, operation_id, kind, key) "
-                    "DO UPDATE SET count = count + 1",
-                    [(session, *key) for session, _, _, keys in entries for key in keys],
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (session, api, operation_id, kind, key) "
+                    "DO UPDATE SET count = count + excluded.count",
+                    [(*key, count) for key, count in counts.items()],
                 )
                 conn.execute("COMMIT")
             except BaseException:
