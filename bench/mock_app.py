@@ -30,7 +30,8 @@ if str(ROOT) not in sys.path:
 
 from mockserver.app import Settings, create_app  # noqa: E402
 from mockserver.cli import configure_logging, default_fixtures  # noqa: E402
-from mockserver.engine import DEFAULT_SEED, Engine  # noqa: E402
+from mockserver.defaults import DEFAULT_SEED  # noqa: E402
+from mockserver.engine import Engine  # noqa: E402
 from mockserver.serving import FaultMiddleware, WsgiApp  # noqa: E402
 from mockserver.state import StateStore  # noqa: E402
 

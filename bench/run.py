@@ -1092,7 +1092,7 @@ def write_markdown(result: dict[str, Any], main: str, side: str, verdicts: list[
 
 # -- main -----------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
-    from mockserver.serving import default_workers
+    from mockserver.defaults import default_workers
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")

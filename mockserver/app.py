@@ -23,7 +23,8 @@ from werkzeug.routing import BaseConverter
 
 from mockserver import journal, problems
 from mockserver.controls import example_names
-from mockserver.engine import DEFAULT_SEED, Engine
+from mockserver.defaults import DEFAULT_JOURNAL_SIZE, DEFAULT_MAX_BODY, DEFAULT_SEED, bundled
+from mockserver.engine import Engine
 from mockserver.gateway import ADMIN_PREFIX, Gateway
 from mockserver.problems import MockError
 from mockserver.scenarios import ScenarioError, parse_document
@@ -32,16 +33,6 @@ from mockserver.state import DEFAULT_SESSION
 log = logging.getLogger("mockserver")
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"]
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-
-def bundled(name: str) -> Path:
-    """`specs` or `fixtures` of a source checkout, else the copy installed in the package."""
-    checkout = PROJECT_ROOT / name
-    return checkout if checkout.is_dir() else Path(__file__).resolve().parent / "bundled" / name
-
-
-DEFAULT_MAX_BODY = 5 * 1024 * 1024
 OPEN_ADMIN_ROUTES = ("/__mock/health",)
 
 
@@ -58,7 +49,7 @@ class Settings:
     fixtures: Path | None = field(default_factory=lambda: bundled("fixtures"))
     seed: int = DEFAULT_SEED
     max_body: int = DEFAULT_MAX_BODY
-    journal_size: int = journal.DEFAULT_JOURNAL_SIZE
+    journal_size: int = DEFAULT_JOURNAL_SIZE
     admin_token: str | None = None
     log_format: str = "text"
     log_requests: bool = False

@@ -2,6 +2,10 @@
 
 Every option of `serve` also reads an environment variable (`MOCKSERVER_<OPTION>`),
 so a container is configured without rebuilding; a flag on the command line wins.
+
+This module imports nothing heavy at the top: `serve` starts the spec check in a child
+process (`documents.SpecCheck`) first, and only then imports Flask, Faker, jsonschema
+and gunicorn, while the child works.
 """
 
 from __future__ import annotations
@@ -17,16 +21,20 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mockserver.app import Settings, bundled, create_app
-from mockserver.engine import DEFAULT_SEED, Engine
-from mockserver.journal import DEFAULT_JOURNAL_SIZE, render_junit, render_text
-from mockserver.scenarios import ScenarioError, parse_document
-from mockserver.serving import ServeOptions, default_workers
-from mockserver.serving import serve as serve_forever
-from mockserver.spec import SpecError
-from mockserver.state import DEFAULT_SESSION, StateStore
+from mockserver.defaults import (
+    DEFAULT_JOURNAL_SIZE,
+    DEFAULT_MAX_BODY,
+    DEFAULT_SEED,
+    bundled,
+    default_workers,
+)
+from mockserver.documents import SpecCheck, SpecError
+
+if TYPE_CHECKING:
+    from mockserver.app import Settings
+    from mockserver.serving import ServeOptions
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4010
@@ -110,7 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--max-body",
         type=int,
-        default=_env("MAX_BODY", int, Settings().max_body),
+        default=_env("MAX_BODY", int, DEFAULT_MAX_BODY),
         help="largest request body accepted, in bytes",
     )
     serve.add_argument(
@@ -189,8 +197,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         specs = [Path(p) for p in os.environ[ENV_PREFIX + "SPECS"].split(":") if p]
     specs = specs or default_specs()
     fixtures = args.fixtures if args.fixtures is not None else default_fixtures(specs)
+    check = SpecCheck(specs) if args.command == "serve" else None
+    # Everything heavy is imported from here on, while the spec check runs.
+    from mockserver.app import Settings
+    from mockserver.engine import Engine
+    from mockserver.scenarios import ScenarioError
+    from mockserver.serving import ServeOptions
+
     try:
-        if args.command == "serve":
+        if check is not None:
             settings = Settings(
                 specs=tuple(specs),
                 fixtures=fixtures,
@@ -208,11 +223,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 max(1, args.threads),
                 request_timeout=max(0.1, args.request_timeout),
             )
-            return serve(settings, options, args.scenarios)
+            return serve(settings, options, args.scenarios, check)
         engine = Engine.from_paths(specs, fixtures)
     except (SpecError, ScenarioError, OSError) as exc:
         print(f"mockserver: {exc}", file=sys.stderr)
         return 1
+    finally:
+        if check is not None:
+            check.cancel()
     if args.command == "validate":
         print(
             f"ok: {len(engine.apis)} APIs, {len(engine.operations)} operations, "
@@ -231,11 +249,34 @@ def configure_logging() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 
-def serve(settings: Settings, options: ServeOptions, scenarios: Path | None = None) -> int:
-    """Build everything, then serve until SIGTERM or SIGINT (requests in flight finish)."""
+def serve(
+    settings: Settings,
+    options: ServeOptions,
+    scenarios: Path | None = None,
+    check: SpecCheck | None = None,
+) -> int:
+    """Build everything, then serve until SIGTERM or SIGINT (requests in flight finish).
+
+    `check`, the OpenAPI check of the specs already running in a child process, must
+    pass before anything is served; without one, the specs are checked here."""
+    from mockserver.app import create_app
+    from mockserver.engine import Engine
+    from mockserver.scenarios import ScenarioError, parse_document
+    from mockserver.serving import serve as serve_forever
+    from mockserver.state import DEFAULT_SESSION, StateStore
+
     with tempfile.TemporaryDirectory(prefix="mockserver-") as state_dir:
         store = StateStore(Path(state_dir) / "state.sqlite")
-        engine = Engine.from_paths(list(settings.specs), settings.fixtures, settings.seed, store)
+        try:
+            engine = Engine.from_paths(
+                list(settings.specs), settings.fixtures, settings.seed, store, check is None
+            )
+        except SpecError:
+            if check is not None:
+                check.result()  # a document that is not valid OpenAPI is the first problem
+            raise
+        if check is not None:
+            check.result()
         if scenarios is not None:
             try:
                 text = scenarios.read_text(encoding="utf-8")
@@ -269,6 +310,8 @@ def coverage(args: argparse.Namespace) -> int:
     except (urllib.error.URLError, OSError, ValueError) as exc:
         print(f"mockserver: cannot read coverage from {args.url}: {exc}", file=sys.stderr)
         return 2
+    from mockserver.journal import render_junit, render_text
+
     if args.format == "json":
         print(json.dumps(report, indent=2))
     elif args.format == "junit":

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from mockserver import controls as control_headers
 from mockserver.controls import NO_CONTROLS, Controls
+from mockserver.defaults import DEFAULT_SEED
 from mockserver.fixtures import FixtureStore, load_fixtures
 from mockserver.problems import BadHttpRequest, MethodNotDocumented, RouteNotFound
 from mockserver.responder import Reply, Responder
@@ -28,7 +29,6 @@ from mockserver.spec import Api, Operation, load_apis
 from mockserver.state import DEFAULT_SESSION, StateStore
 from mockserver.validation import Checked, RequestRecord, check
 
-DEFAULT_SEED = 4010
 SESSION_HEADER = "x-mock-session"
 
 
@@ -68,8 +68,10 @@ class Engine:
         fixtures: Path | None,
         seed: int = DEFAULT_SEED,
         store: StateStore | None = None,
+        check_specs: bool = True,
     ) -> Engine:
-        apis = load_apis(specs)
+        """`check_specs=False` skips the OpenAPI check: the caller has it done elsewhere."""
+        apis = load_apis(specs, check_specs)
         return cls(apis, load_fixtures(fixtures, apis), seed, store)
 
     def handle(self, request: RequestRecord) -> Outcome:

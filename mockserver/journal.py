@@ -29,7 +29,6 @@ from mockserver.engine import Engine, Outcome
 from mockserver.state import JOURNAL_FILTERS, StateStore
 from mockserver.validation import RequestRecord
 
-DEFAULT_JOURNAL_SIZE = 10_000
 MAX_BODY_IN_JOURNAL = 64 * 1024
 MAX_LISTED = 10_000
 

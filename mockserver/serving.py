@@ -240,11 +240,6 @@ class ServeOptions:
     request_timeout: float = 10.0
 
 
-def default_workers() -> int:
-    """One worker process per core, at least 1, at most 8."""
-    return max(1, min(8, os.cpu_count() or 1))
-
-
 MALLOC_ARENAS = 2
 
 

@@ -61,7 +61,7 @@ def test_serve_refuses_a_bad_spec_without_a_traceback(tmp_path: Path) -> None:
 def test_installed_package_falls_back_to_its_bundled_copy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import mockserver.app as app_module
+    import mockserver.defaults as app_module
 
     assert app_module.bundled("specs") == ROOT / "specs"  # a checkout serves its own files
     monkeypatch.setattr(app_module, "PROJECT_ROOT", tmp_path)  # as in site-packages
