@@ -271,9 +271,10 @@ def serve(
             engine = Engine.from_paths(
                 list(settings.specs), settings.fixtures, settings.seed, store, check is None
             )
-        except SpecError:
+        except Exception:
+            # Compiling assumes valid OpenAPI: any failure may be the check's to report.
             if check is not None:
-                check.result()  # a document that is not valid OpenAPI is the first problem
+                check.result()
             raise
         if check is not None:
             check.result()

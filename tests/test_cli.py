@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from mockserver import documents
 from mockserver.cli import main
+from mockserver.documents import SpecError
 
 ROOT = Path(__file__).resolve().parents[1]
 MINI = Path(__file__).parent / "data" / "mini.yaml"
@@ -56,6 +58,47 @@ def test_serve_refuses_a_bad_spec_without_a_traceback(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert str(bad) in done.stderr and "line" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Compiles, but is not valid OpenAPI: only the check in the child process says so.
+        ("openapi: 3.1.0\ninfo: {title: x}\npaths: {}\n", '"version" is a required property'),
+        # Not valid OpenAPI, and does not compile either: the check's verdict comes first.
+        ("openapi: 3.1.0\ninfo: {title: x}\npaths: {/a: {get: {responses: 7}}}\n", "info"),
+    ],
+)
+def test_serve_refuses_a_spec_the_openapi_check_refuses(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "mockserver", "serve", str(bad), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""  # never announced, never served
+    assert str(bad) in done.stderr and expected in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_the_spec_check_runs_here_when_no_child_process_can(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_children(*args: object, **kwargs: object) -> None:
+        raise OSError("no processes left")
+
+    monkeypatch.setattr(documents.subprocess, "Popen", no_children)
+    documents.SpecCheck([MINI]).result()  # valid: returns
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("openapi: 3.1.0\ninfo: {title: x}\npaths: {}\n", encoding="utf-8")
+    with pytest.raises(SpecError, match="version"):
+        documents.SpecCheck([bad]).result()
 
 
 def test_installed_package_falls_back_to_its_bundled_copy(
