@@ -5,8 +5,9 @@ PyYAML, so it can run in a process of its own. `mockserver serve` does that: the
 with openapi-spec-validator costs ~0.35 s to import and ~0.1 s for the four bundled
 specs, so `SpecCheck` runs it in a child process started before the server's own
 imports, and the server waits for its verdict before it serves (time to the first
-answer on all four specs went from 0.87-1.06 s to 0.72-0.88 s on the bench machine). `python -m mockserver.documents PATH...` is
-that child: it exits 0 when every document is valid, else 1 with the error on stdout.
+answer on all four specs went from 0.87-1.06 s to 0.72-0.88 s on the bench machine).
+`python -m mockserver.documents PATH...` is that child: it exits 0 when every document
+is valid, else 1 with the error on stdout.
 """
 
 from __future__ import annotations
