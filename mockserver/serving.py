@@ -31,14 +31,17 @@ import ctypes
 import errno
 import gc
 import logging
+import multiprocessing
 import os
 import select
 import socket
 import struct
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from multiprocessing.sharedctypes import RawArray
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -166,12 +169,130 @@ class _QuietTimeouts(logging.Filter):
         return not isinstance(error, TimeoutError)
 
 
+class ConnectionShares:
+    """How many connections each worker process holds, in memory the workers share.
+
+    All workers accept from one listening socket, and whichever wakes first takes what
+    is waiting: wrk's 16 connections, opened at once, sometimes all went to one of two
+    workers, which then served every request on one core while the other idled
+    (bench/README.md: half the throughput, and twice the latency). With these counts a
+    worker stops accepting while it holds `SLACK` or more connections than its least
+    loaded sibling; the least loaded one always accepts, so nothing waits for long.
+    """
+
+    SLOTS = 64
+    SLACK = 2
+
+    def __init__(self) -> None:
+        self.pids = RawArray(ctypes.c_long, self.SLOTS)
+        self.counts = RawArray(ctypes.c_int, self.SLOTS)
+        self.lock = multiprocessing.Lock()
+
+    def claim(self, pid: int) -> int | None:
+        """A slot for this process: a free one, or one a dead process left."""
+        with self.lock:
+            for slot in range(self.SLOTS):
+                owner = self.pids[slot]
+                if owner == 0 or not _alive(owner):
+                    self.pids[slot], self.counts[slot] = pid, 0
+                    return slot
+        return None
+
+    def present(self, exclude: int) -> int:
+        """How many other workers hold a slot."""
+        return sum(1 for i in range(self.SLOTS) if i != exclude and self.pids[i])
+
+    def release(self, slot: int) -> None:
+        with self.lock:
+            self.pids[slot], self.counts[slot] = 0, 0
+
+    def limit(self, slot: int, held: int, most: int, missing_count: bool = False) -> int:
+        """Publish `held`; return how many connections this worker may hold now.
+        `missing_count`: a sibling that has not started yet counts as holding none."""
+        self.counts[slot] = held
+        others = [self.counts[i] for i in range(self.SLOTS) if i != slot and self.pids[i]]
+        if missing_count:
+            others.append(0)
+        return most if not others else min(most, min(others) + self.SLACK)
+
+
+def _nothing() -> None:
+    pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class MockWorker(gthread.ThreadWorker):  # type: ignore[misc]
-    """gunicorn's threaded worker, hardened against slow and silent clients."""
+    """gunicorn's threaded worker, hardened against slow and silent clients, that takes
+    its share of connections and no more (`ConnectionShares`)."""
+
+    shares: ConnectionShares | None = None
+    _slot: int | None = None
+    _most = 0
+    _started = 0.0
+    _held_back = False
+    _waker: threading.Thread | None = None
+    RECHECK = 0.005
+
+    STARTING = 2.0
+    """Seconds after its start during which a worker expects the siblings gunicorn forks
+    after it (0-0.1 s apart): until they are all up, it takes at most `SLACK`
+    connections, so the first worker does not take every connection opened at once."""
+
+    @classmethod
+    def check_config(cls, cfg: Any, log: Any) -> None:
+        super().check_config(cfg, log)
+        if cls.shares is None:  # in the master, before any worker is forked
+            cls.shares = ConnectionShares()
+
+    # gunicorn's loop accepts while `nr_conns < worker_connections`, read at every turn.
+    @property
+    def worker_connections(self) -> int:
+        if self.shares is None or self._slot is None:
+            return self._most
+        missing = (
+            time.monotonic() - self._started < self.STARTING
+            and self.shares.present(exclude=self._slot) < self.cfg.workers - 1
+        )
+        limit = self.shares.limit(self._slot, self.nr_conns, self._most, missing)
+        held_back = self.nr_conns >= limit and limit < self._most
+        if held_back and self._waker is None:
+            self._waker = threading.Thread(target=self._wake, name="mockserver-waker", daemon=True)
+            self._waker.start()
+        self._held_back = held_back
+        return limit
+
+    @worker_connections.setter
+    def worker_connections(self, value: int) -> None:
+        self._most = value
+
+    def _wake(self) -> None:
+        """While held back, wake the main loop every `RECHECK` seconds to look again:
+        it would otherwise wait for an event of its own, up to a second, while its
+        siblings (also at their share) wait for it to take the next connection."""
+        while self.alive:
+            time.sleep(self.RECHECK)
+            if self._held_back:
+                self.method_queue.defer(_nothing)
 
     def init_process(self) -> None:
         self.log.error_log.addFilter(_QuietTimeouts())
-        super().init_process()
+        if self.shares is not None:
+            self._slot = self.shares.claim(os.getpid())
+            self._started = time.monotonic()
+        try:
+            super().init_process()
+        finally:
+            if self.shares is not None and self._slot is not None:
+                self.shares.release(self._slot)
 
     def accept(self, listener: socket.socket) -> None:
         try:
