@@ -16,6 +16,10 @@ more and closes the connection.
     malformed  bytes that are not HTTP, then FIN
     truncated  the real status and headers, Content-Length of the whole body, half of it
 
+Connections: `MockWorker` takes its share of the connections and no more
+(`ConnectionShares`), and a thread that has answered a kept-alive connection serves
+that connection's next request itself when it comes at once (`LINGER`).
+
 Slow and silent clients: `MockWorker` gives every connection a deadline to send its
 request (`request_timeout`, counted from when a thread starts reading it, for head and
 body together), so a client that trickles bytes (slowloris) cannot hold a thread, and
