@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
             via_engine = partial(engine.handle, record)
             via_flask = partial(_through_flask, app.test_client(), sc, data)
 
-            for what, fn in (("Engine.handle", via_engine), ("Flask test client", via_flask)):
+            for what, fn in (("Engine.handle", via_engine), ("whole app, test client", via_flask)):
                 mean_us, calls = timed(fn, args.seconds)
                 profiler = pyinstrument.Profiler(interval=0.0002)
                 profiler.start()
