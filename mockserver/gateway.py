@@ -164,7 +164,9 @@ class Gateway:
             error = exc.kind
             status, response_headers, body = self._problem(exc)
         except OSError:
-            raise  # the client went away or timed out: gunicorn closes the connection
+            # The engine does no file or network I/O: this is the client's socket (gone,
+            # or too slow to send its body). gunicorn closes the connection.
+            raise
         except Exception as exc:
             log.exception("unexpected error while serving %s %s", method, path[:200])
             error = "internal-error"
@@ -175,7 +177,7 @@ class Gateway:
                 )
             )
         try:
-            self._journal(record, method, path, environ, outcome, status, started, error)
+            self._journal(record, method, path, outcome, status, started, error)
         except Exception:  # a journal failure must never lose the client's answer
             log.exception("could not journal %s %s", method, path[:200])
         start_response(status_line(status), response_headers)
@@ -217,7 +219,6 @@ class Gateway:
         record: RequestRecord | None,
         method: str,
         path: str,
-        environ: dict[str, Any],
         outcome: Outcome | None,
         status: int,
         started: float,

@@ -190,6 +190,7 @@ class ConnectionShares:
     def __init__(self) -> None:
         self.pids = RawArray(ctypes.c_long, self.SLOTS)
         self.counts = RawArray(ctypes.c_int, self.SLOTS)
+        self.leaving = RawArray(ctypes.c_byte, self.SLOTS)
         self.lock = multiprocessing.Lock()
 
     def claim(self, pid: int) -> int | None:
@@ -198,23 +199,33 @@ class ConnectionShares:
             for slot in range(self.SLOTS):
                 owner = self.pids[slot]
                 if owner == 0 or not _alive(owner):
-                    self.pids[slot], self.counts[slot] = pid, 0
+                    self.pids[slot], self.counts[slot], self.leaving[slot] = pid, 0, 0
                     return slot
         return None
 
-    def present(self, exclude: int) -> int:
-        """How many other workers hold a slot."""
-        return sum(1 for i in range(self.SLOTS) if i != exclude and self.pids[i])
+    def leave(self, slot: int) -> None:
+        """This worker is stopping: its connections no longer hold the others back (a
+        worker draining its last connections after a reload would otherwise keep the
+        new ones at `SLACK`). No lock: a signal handler calls it."""
+        self.leaving[slot] = 1
 
-    def release(self, slot: int) -> None:
+    def release(self, slot: int, pid: int) -> None:
         with self.lock:
-            self.pids[slot], self.counts[slot] = 0, 0
+            if self.pids[slot] == pid:  # not a slot another process has taken since
+                self.pids[slot], self.counts[slot], self.leaving[slot] = 0, 0, 0
+
+    def _siblings(self, slot: int) -> list[int]:
+        return [i for i in range(self.SLOTS) if i != slot and self.pids[i] and not self.leaving[i]]
+
+    def present(self, exclude: int) -> int:
+        """How many other workers hold a slot and are not stopping."""
+        return len(self._siblings(exclude))
 
     def limit(self, slot: int, held: int, most: int, missing_count: bool = False) -> int:
         """Publish `held`; return how many connections this worker may hold now.
         `missing_count`: a sibling that has not started yet counts as holding none."""
         self.counts[slot] = held
-        others = [self.counts[i] for i in range(self.SLOTS) if i != slot and self.pids[i]]
+        others = [self.counts[i] for i in self._siblings(slot)]
         if missing_count:
             others.append(0)
         return most if not others else min(most, min(others) + self.SLACK)
@@ -296,7 +307,12 @@ class MockWorker(gthread.ThreadWorker):  # type: ignore[misc]
             super().init_process()
         finally:
             if self.shares is not None and self._slot is not None:
-                self.shares.release(self._slot)
+                self.shares.release(self._slot, os.getpid())
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        if self.shares is not None and self._slot is not None:
+            self.shares.leave(self._slot)
+        super().handle_exit(sig, frame)
 
     def accept(self, listener: socket.socket) -> None:
         try:

@@ -30,11 +30,16 @@ def test_a_worker_may_hold_its_least_loaded_sibling_s_count_plus_the_slack() -> 
     finally:
         sibling.kill()
         sibling.wait()
-    # A dead process's slot is taken over; a released one no longer counts.
+    # A dead process's slot is taken over; a stopping or released one no longer counts.
     newcomer = shares.claim(os.getppid())
     assert newcomer == theirs
-    shares.release(newcomer)
+    assert shares.limit(mine, 50, 1000) == 0 + ConnectionShares.SLACK
+    shares.leave(newcomer)
     assert shares.limit(mine, 50, 1000) == 1000  # no sibling: gunicorn's limit only
+    shares.release(newcomer, sibling.pid)  # not its owner any more: nothing changes
+    assert shares.pids[newcomer] == os.getppid()
+    shares.release(newcomer, os.getppid())
+    assert shares.pids[newcomer] == 0
 
 
 def established_per_worker(server: LiveServer) -> list[int]:
