@@ -325,6 +325,16 @@ class MockWorker(gthread.ThreadWorker):  # type: ignore[misc]
         sock = _DeadlineSocket(raw.family, raw.type, raw.proto, fileno=raw.detach())
         self.enqueue_req(gthread.TConn(self.cfg, sock, address, listener.getsockname()))
 
+    def finish_request(self, conn: Any, fs: Any) -> None:
+        if conn.sock.fileno() == -1:
+            # A network fault closed the socket itself. gunicorn's own path would fail
+            # on the closed socket and count the connection gone twice: the count went
+            # negative, which broke `ConnectionShares` and let a stopping worker leave
+            # with a request still in flight.
+            self.nr_conns -= 1
+            return
+        super().finish_request(conn, fs)
+
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         # gunicorn answers 501 to a Transfer-Encoding it does not support (an empty one
         # included). For a mock that is the client's mistake, not the server failing:

@@ -92,3 +92,31 @@ def test_connections_opened_at_once_are_shared_between_the_workers() -> None:
         for sock in sockets:
             sock.close()
         assert server.stop() == 0
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's /proc")
+def test_connections_closed_by_network_faults_are_counted_once() -> None:
+    # A fault closes the socket itself. Counted gone twice (gunicorn's own path, on the
+    # closed socket), a worker's count went negative and it took every new connection.
+    server = LiveServer("--workers", "2")
+    parts = urlsplit(server.url)
+    assert parts.hostname is not None and parts.port is not None
+    address = (parts.hostname, parts.port)
+    fault = f"GET {EVENTS} HTTP/1.1\r\nHost: t\r\nX-Mock-Fault: empty\r\n\r\n".encode()
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(30):
+            with socket.create_connection(address, timeout=10) as sock:
+                sock.sendall(fault)
+                assert sock.recv(100) == b""
+        sockets = [socket.create_connection(address, timeout=10) for _ in range(16)]
+        for sock in sockets:
+            sock.sendall(f"GET {EVENTS} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+        for sock in sockets:
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+        counts = established_per_worker(server)
+        assert sum(counts) == 16 and counts[1] - counts[0] <= ConnectionShares.SLACK + 1, counts
+    finally:
+        for sock in sockets:
+            sock.close()
+        assert server.stop() == 0
