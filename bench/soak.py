@@ -93,7 +93,6 @@ import http.client
 import json
 import math
 import os
-import platform
 import random
 import re
 import resource
@@ -114,6 +113,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import (
     free_port,
     huawei_events,
+    machine,
     proc_stat,
     status_kb,
     stop_group,
@@ -1004,29 +1004,6 @@ def code_version() -> dict[str, Any]:
     status = git("status", "--porcelain", "--", "mockserver", "specs").splitlines()
     changed = [line[3:] for line in status if line.strip()]  # "XY path"
     return {"commit": git("rev-parse", "--short", "HEAD").strip(), "changed": changed}
-
-
-def machine() -> dict[str, Any]:
-    model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        "unknown",
-    )
-    mem_kb = next(
-        int(line.split()[1])
-        for line in Path("/proc/meminfo").read_text().splitlines()
-        if line.startswith("MemTotal:")
-    )
-    return {
-        "nproc": os.cpu_count(),
-        "cpu": model,
-        "memory_gib": round(mem_kb / 1024 / 1024, 1),
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-    }
 
 
 def write_markdown(result: dict[str, Any]) -> str:

@@ -53,6 +53,8 @@ from gunicorn.arbiter import Arbiter
 from gunicorn.http.errors import InvalidHeader, UnsupportedTransferCoding
 from gunicorn.workers import gthread
 
+from mockserver.state import process_alive
+
 FAULT_KEY = "mockserver.fault"
 SOCKET_KEY = "gunicorn.socket"
 MALFORMED = b"\x16\x03\x01\x00 this is not HTTP \xff\xfe\r\n\r\n"
@@ -198,7 +200,7 @@ class ConnectionShares:
         with self.lock:
             for slot in range(self.SLOTS):
                 owner = self.pids[slot]
-                if owner == 0 or not _alive(owner):
+                if owner == 0 or not process_alive(owner):
                     self.pids[slot], self.counts[slot], self.leaving[slot] = pid, 0, 0
                     return slot
         return None
@@ -233,16 +235,6 @@ class ConnectionShares:
 
 def _nothing() -> None:
     pass
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class MockWorker(gthread.ThreadWorker):  # type: ignore[misc]

@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mockserver.documents import SpecError, check_document, find_spec_files, read_document
+from mockserver.documents import SpecError as SpecError  # re-exported: callers import it here
+from mockserver.documents import check_document
+from mockserver.documents import find_spec_files as find_spec_files
+from mockserver.documents import read_document as read_document
 from mockserver.generation import Generator, compile_schema
 from mockserver.schemas import SchemaContext
 
@@ -143,9 +146,6 @@ def is_json_media_type(name: str) -> bool:
 
 
 # -- loading ----------------------------------------------------------------------------
-__all__ = ["SpecError", "find_spec_files", "read_document"]  # where callers have found them
-
-
 def load_api(path: Path, check: bool = True) -> Api:
     """Read, check (unless `check` is false: it was, or is being, done elsewhere) and
     compile one document."""

@@ -87,7 +87,8 @@ Entry = tuple[str, dict[str, Any], int, list[tuple[str, str, str, str]]]
 """(session, journal row, journal limit, coverage keys): one request to write."""
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (one of another user counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -118,7 +119,7 @@ class Ledger:
         with self._claim:
             for slot in range(self.SLOTS):
                 owner = self.pids[slot]
-                if owner == pid or owner == 0 or not _alive(owner):
+                if owner == pid or owner == 0 or not process_alive(owner):
                     self.handed[slot] = self.written[slot] = 0
                     self.pids[slot] = pid
                     return slot
@@ -135,7 +136,7 @@ class Ledger:
         for slot, pid, handed in owed:
             pause = 0.0002
             while self.written[slot] < handed and self.pids[slot] == pid:
-                if time.monotonic() > deadline or not _alive(pid):
+                if time.monotonic() > deadline or not process_alive(pid):
                     log.warning("journal: process %d has not written its last entries", pid)
                     break
                 time.sleep(pause)  # another process's thread: nothing to wait on but time

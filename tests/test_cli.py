@@ -45,16 +45,21 @@ def test_routes_lists_every_operation(capsys: pytest.CaptureFixture[str]) -> Non
     assert any("harness-iacm.sendModuleEvent" in line and "[200 400 401" in line for line in lines)
 
 
-def test_serve_refuses_a_bad_spec_without_a_traceback(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("openapi: 3.1.0\ninfo: [\n", encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, "-m", "mockserver", "serve", str(bad), "--port", "0"],
+def serve_once(spec: Path) -> subprocess.CompletedProcess[str]:
+    """`mockserver serve SPEC` in a subprocess, for specs it must refuse (so it exits)."""
+    return subprocess.run(
+        [sys.executable, "-m", "mockserver", "serve", str(spec), "--port", "0"],
         capture_output=True,
         text=True,
         timeout=60,
         cwd=ROOT,
     )
+
+
+def test_serve_refuses_a_bad_spec_without_a_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("openapi: 3.1.0\ninfo: [\n", encoding="utf-8")
+    done = serve_once(bad)
     assert done.returncode == 1
     assert str(bad) in done.stderr and "line" in done.stderr
     assert "Traceback" not in done.stderr
@@ -74,13 +79,7 @@ def test_serve_refuses_a_spec_the_openapi_check_refuses(
 ) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(text, encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, "-m", "mockserver", "serve", str(bad), "--port", "0"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
+    done = serve_once(bad)
     assert done.returncode == 1
     assert done.stdout == ""  # never announced, never served
     assert str(bad) in done.stderr and expected in done.stderr
