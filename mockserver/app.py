@@ -5,7 +5,8 @@ hot path), which also journals and logs them. The Flask app behind it serves onl
 `/__mock/` admin routes; its one error handler renders every `MockError` (and any HTTP
 error Werkzeug raises there) as problem+json, with the same `problems.render` the
 gateway uses. The returned object is the Flask app, with the gateway as its
-`wsgi_app`, so `app.test_client()` exercises exactly what `mockserver serve` runs.
+`wsgi_app`, so `app.test_client()` exercises the same gateway core (`Gateway.exchange`)
+that `mockserver serve` runs through `asgi_app(app, threads)`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from mockserver import journal, problems
 from mockserver.controls import example_names
 from mockserver.defaults import DEFAULT_JOURNAL_SIZE, DEFAULT_MAX_BODY, DEFAULT_SEED, bundled
 from mockserver.engine import Engine
-from mockserver.gateway import ADMIN_PREFIX, Gateway
+from mockserver.gateway import ADMIN_PREFIX, AsgiGateway, Gateway
 from mockserver.problems import MockError
 from mockserver.scenarios import ScenarioError, parse_document
 from mockserver.state import DEFAULT_SESSION
@@ -177,6 +178,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     if settings.log_requests:
         store.after_write = journal.AccessLog(sys.stdout, settings.log_format)
     return app
+
+
+def asgi_app(app: Flask, threads: int) -> AsgiGateway:
+    """The app as `mockserver serve` serves it: API requests on the event loop through the
+    same gateway, `/__mock/` admin requests through the Flask app on `threads` threads."""
+    from a2wsgi import WSGIMiddleware
+
+    gateway = app.wsgi_app
+    assert isinstance(gateway, Gateway), "made by create_app"
+    return AsgiGateway(gateway, WSGIMiddleware(app, workers=threads))
 
 
 def admin_session() -> str:

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4010
-DEFAULT_THREADS = 16
+DEFAULT_THREADS = 4
 ENV_PREFIX = "MOCKSERVER_"
 
 
@@ -137,7 +137,8 @@ def _parser() -> argparse.ArgumentParser:
         "--threads",
         type=int,
         default=_env("THREADS", int, DEFAULT_THREADS),
-        help=f"threads per worker process (default {DEFAULT_THREADS})",
+        help="threads per worker process for /__mock/ admin requests; API requests run on "
+        f"the worker's event loop (default {DEFAULT_THREADS})",
     )
     serve.add_argument(
         "--request-timeout",
@@ -259,7 +260,7 @@ def serve(
 
     `check`, the OpenAPI check of the specs already running in a child process, must
     pass before anything is served; without one, the specs are checked here."""
-    from mockserver.app import create_app
+    from mockserver.app import asgi_app, create_app
     from mockserver.engine import Engine
     from mockserver.scenarios import ScenarioError, parse_document
     from mockserver.serving import serve as serve_forever
@@ -287,7 +288,7 @@ def serve(
                 engine.scenarios.load(DEFAULT_SESSION, parse_document(text))
             except ScenarioError as exc:
                 raise ScenarioError(f"{scenarios}: {exc}") from None
-        app = create_app(settings, engine)
+        app = asgi_app(create_app(settings, engine), options.threads)
         configure_logging()
 
         def announce(url: str) -> None:

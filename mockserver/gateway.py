@@ -25,9 +25,11 @@ compares the two on the same requests:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -36,9 +38,9 @@ from werkzeug.urls import iri_to_uri
 
 from mockserver import journal, problems
 from mockserver.engine import SESSION_HEADER, Engine, Outcome
+from mockserver.faults import EXTENSION, FAULT_KEY, TransportFaults, can_fault
 from mockserver.problems import MockError
 from mockserver.responder import serialise
-from mockserver.serving import FAULT_KEY, can_fault
 from mockserver.state import DEFAULT_SESSION
 from mockserver.validation import RequestRecord
 
@@ -62,7 +64,11 @@ def request_path(environ: dict[str, Any]) -> str:
 
 def request_query(environ: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     """The query string's pairs, in order, blank values kept (as Werkzeug's `args`)."""
-    raw = environ.get("QUERY_STRING") or ""
+    return parse_query(environ.get("QUERY_STRING") or "")
+
+
+def parse_query(raw: str) -> tuple[tuple[str, str], ...]:
+    """A raw query string (latin-1 text of its bytes) as pairs, in order, blanks kept."""
     if not raw:
         return ()
     text = raw.encode("latin-1").decode("utf-8", "replace")
@@ -126,8 +132,40 @@ def status_line(status: int) -> str:
     return f"{status} {HTTP_STATUS_CODES.get(status, 'unknown').upper()}"
 
 
+@dataclass(slots=True)
+class Exchange:
+    """One API request as the gateway handled it: the answer, and what to journal."""
+
+    method: str
+    path: str
+    started: float
+    record: RequestRecord | None = None
+    outcome: Outcome | None = None
+    error: str | None = None
+    status: int = 500
+    headers: Headers = field(default_factory=list)
+    body: bytes = b""
+    fault: str | None = None
+    delay: float = 0.0
+    """Seconds to wait before answering (`X-Mock-Delay`): the server's to spend."""
+
+    @property
+    def bodyless(self) -> bool:
+        """HEAD, 1xx, 204 and 304 answers carry no body."""
+        return (
+            self.method in _NO_BODY_METHODS
+            or 100 <= self.status < 200
+            or self.status
+            in (
+                204,
+                304,
+            )
+        )
+
+
 class Gateway:
-    """The WSGI app `mockserver serve` runs: API requests here, `/__mock/` to Flask."""
+    """The WSGI app: API requests here, `/__mock/` to Flask. `exchange` and `journal`
+    are the server-neutral core, which `AsgiGateway` shares."""
 
     def __init__(
         self,
@@ -146,56 +184,71 @@ class Gateway:
         path = request_path(environ)
         if path.startswith(ADMIN_PREFIX):
             return self.admin_app(environ, start_response)
-        started = time.time()
-        method = environ.get("REQUEST_METHOD", "GET")
-        record: RequestRecord | None = None
-        outcome: Outcome | None = None
-        error: str | None = None
+        exchange = self.exchange(
+            environ.get("REQUEST_METHOD", "GET"),
+            path,
+            lambda: request_headers(environ),
+            lambda: request_query(environ),
+            lambda headers: read_body(environ, headers, self.max_body),
+            can_fault(environ),
+        )
+        if exchange.delay:
+            time.sleep(exchange.delay)
+        if exchange.fault is not None:
+            environ[FAULT_KEY] = exchange.fault
+        self.journal(exchange)
+        start_response(status_line(exchange.status), exchange.headers)
+        return [] if exchange.bodyless else [exchange.body]
+
+    def exchange(
+        self,
+        method: str,
+        path: str,
+        read_headers: Callable[[], dict[str, str]],
+        read_query: Callable[[], tuple[tuple[str, str], ...]],
+        read_body: Callable[[dict[str, str]], bytes],
+        faults_possible: bool,
+    ) -> Exchange:
+        """Read the request through the server's readers, run the engine, and shape the
+        answer; every error becomes its problem document here."""
+        exchange = Exchange(method, path, time.time())
         try:
-            headers = request_headers(environ)
-            query = request_query(environ)
-            record = RequestRecord(method, path, query, headers)  # journaled if no body comes
-            sent = read_body(environ, headers, self.max_body)
+            headers = read_headers()
+            query = read_query()
+            exchange.record = RequestRecord(method, path, query, headers)  # if no body comes
+            sent = read_body(headers)
             if sent:
-                record = RequestRecord(method, path, query, headers, sent)
-            outcome = self.engine.handle(record)
-            status, response_headers, body = self._answer(environ, outcome)
+                exchange.record = RequestRecord(method, path, query, headers, sent)
+            exchange.outcome = self.engine.handle(exchange.record)
+            self._answer(exchange, exchange.outcome, faults_possible)
         except MockError as exc:
-            error = exc.kind
-            status, response_headers, body = self._problem(exc)
+            exchange.error = exc.kind
+            self._problem(exchange, exc)
         except OSError:
             # The engine does no file or network I/O: this is the client's socket (gone,
-            # or too slow to send its body). gunicorn closes the connection.
+            # or too slow to send its body). The server closes the connection.
             raise
         except Exception as exc:
             log.exception("unexpected error while serving %s %s", method, path[:200])
-            error = "internal-error"
-            status, response_headers, body = self._problem(
+            exchange.error = "internal-error"
+            self._problem(
+                exchange,
                 problems.InternalError(
                     f"The mock failed unexpectedly ({type(exc).__name__}); this is a mock "
                     "bug, please report it with the request that caused it."
-                )
+                ),
             )
-        try:
-            self._journal(record, method, path, outcome, status, started, error)
-        except Exception:  # a journal failure must never lose the client's answer
-            log.exception("could not journal %s %s", method, path[:200])
-        start_response(status_line(status), response_headers)
-        if method in _NO_BODY_METHODS or 100 <= status < 200 or status in (204, 304):
-            return []
-        return [body]
+        return exchange
 
-    def _answer(self, environ: dict[str, Any], outcome: Outcome) -> tuple[int, Headers, bytes]:
+    @staticmethod
+    def _answer(exchange: Exchange, outcome: Outcome, faults_possible: bool) -> None:
         fault = outcome.controls.fault
-        if fault is not None and not can_fault(environ):
+        if fault is not None and not faults_possible:
             raise problems.FaultUnavailable(
-                f"X-Mock-Fault {fault!r} acts on the client's socket, which only the server "
-                "that `mockserver serve` runs gives the mock; this server cannot reach it."
+                f"X-Mock-Fault {fault!r} acts on the client's connection, which only the "
+                "server that `mockserver serve` runs gives the mock; this server cannot "
+                "reach it."
             )
-        if outcome.controls.delay_ms:
-            time.sleep(outcome.controls.delay_ms / 1000)
-        if fault is not None:
-            environ[FAULT_KEY] = fault
         reply = outcome.reply
         body = serialise(reply)
         headers: Headers = []
@@ -204,34 +257,41 @@ class Gateway:
         headers.append(("Content-Length", str(len(body))))
         for key, value in reply.headers:
             _set(headers, key, value)
-        return reply.status, finish_headers(reply.status, headers), body
+        exchange.status = reply.status
+        exchange.headers = finish_headers(reply.status, headers)
+        exchange.body = body
+        exchange.fault = fault
+        exchange.delay = outcome.controls.delay_ms / 1000 if outcome.controls.delay_ms else 0.0
 
     @staticmethod
-    def _problem(error: MockError) -> tuple[int, Headers, bytes]:
+    def _problem(exchange: Exchange, error: MockError) -> None:
         status, extra, payload = problems.render(error)
         headers: Headers = [("Content-Length", str(len(payload)))]
         for key, value in extra.items():
             _set(headers, key, value)
-        return status, finish_headers(status, headers), payload
+        exchange.status = status
+        exchange.headers = finish_headers(status, headers)
+        exchange.body = payload
 
-    def _journal(
-        self,
-        record: RequestRecord | None,
-        method: str,
-        path: str,
-        outcome: Outcome | None,
-        status: int,
-        started: float,
-        error: str | None,
-    ) -> None:
-        if record is None:  # the headers or the query could not be read
-            record = RequestRecord(method, path)
-        duration = (time.time() - started) * 1000
-        session = outcome.session if outcome else (record.header(SESSION_HEADER) or DEFAULT_SESSION)
-        entry = journal.build_entry(record, outcome, status, started, duration, error)
-        self.engine.store.record(
-            session, entry, self.journal_size, journal.coverage_keys(outcome, status)
-        )
+    def journal(self, exchange: Exchange) -> None:
+        """Journal the exchange; a journal failure must never lose the client's answer."""
+        try:
+            record = exchange.record
+            if record is None:  # the headers or the query could not be read
+                record = RequestRecord(exchange.method, exchange.path)
+            outcome = exchange.outcome
+            duration = (time.time() - exchange.started) * 1000
+            session = (
+                outcome.session if outcome else (record.header(SESSION_HEADER) or DEFAULT_SESSION)
+            )
+            entry = journal.build_entry(
+                record, outcome, exchange.status, exchange.started, duration, exchange.error
+            )
+            self.engine.store.record(
+                session, entry, self.journal_size, journal.coverage_keys(outcome, exchange.status)
+            )
+        except Exception:
+            log.exception("could not journal %s %s", exchange.method, exchange.path[:200])
 
 
 def finish_headers(status: int, headers: Headers) -> Headers:
@@ -244,3 +304,115 @@ def finish_headers(status: int, headers: Headers) -> Headers:
     elif status == 304:
         remove_entity_headers(headers)
     return headers
+
+
+# -- ASGI: what `mockserver serve` runs ---------------------------------------------------
+AsgiScope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+AsgiApp = Callable[[AsgiScope, Receive, Send], Awaitable[None]]
+
+
+def asgi_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Lower-cased header names -> values; a repeated header's values joined with ","
+    (as gunicorn joins them into the WSGI environ)."""
+    headers: dict[str, str] = {}
+    for name, value in raw:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        headers[key] = f"{headers[key]},{text}" if key in headers else text
+    return headers
+
+
+class ClientGone(Exception):
+    """The client closed the connection before its request was read."""
+
+
+async def receive_body(receive: Receive, headers: dict[str, str], max_body: int) -> bytes:
+    """The whole request body from ASGI messages, or `BodyTooLarge` past `max_body`.
+    A Content-Length over the limit is refused before anything is read."""
+    length_text = headers.get("content-length")
+    if length_text is not None and "chunked" not in headers.get("transfer-encoding", "").lower():
+        try:
+            length = int(length_text.strip())
+        except ValueError:
+            length = 0
+        if length > max_body:
+            raise _too_large(max_body)
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > max_body:
+                raise _too_large(max_body)
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+class AsgiGateway:
+    """The ASGI app `mockserver serve` runs: API requests on the event loop through
+    `Gateway.exchange` (the engine is CPU-bound and short: it runs inline, with no thread
+    hand-off), `/__mock/` to `admin` (the Flask app, on threads).
+
+    `X-Mock-Delay` waits with `asyncio.sleep`, so a delayed answer holds no thread, and a
+    network fault acts on the connection through the `faults.EXTENSION` the server puts
+    in the scope."""
+
+    def __init__(self, gateway: Gateway, admin: AsgiApp) -> None:
+        self.gateway = gateway
+        self.admin = admin
+
+    async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return  # no lifespan events are asked for; websockets are not served
+        path = "/" + scope["path"].lstrip("/")
+        if path.startswith(ADMIN_PREFIX):
+            await self.admin(scope, receive, send)
+            return
+        headers = asgi_headers(scope["headers"])
+        body = b""
+        refusal: MockError | None = None
+        try:
+            body = await receive_body(receive, headers, self.gateway.max_body)
+        except MockError as exc:
+            refusal = exc
+        except ClientGone:
+            return
+
+        def body_or_refusal(_: dict[str, str]) -> bytes:
+            if refusal is not None:
+                raise refusal
+            return body
+
+        faults: TransportFaults | None = scope.get("extensions", {}).get(EXTENSION)
+        exchange = self.gateway.exchange(
+            scope["method"],
+            path,
+            lambda: headers,
+            lambda: parse_query(scope["query_string"].decode("latin-1")),
+            body_or_refusal,
+            faults is not None,
+        )
+        if exchange.delay:
+            await asyncio.sleep(exchange.delay)
+        self.gateway.journal(exchange)
+        if exchange.fault is not None and faults is not None:
+            faults.make(
+                exchange.fault, status_line(exchange.status), exchange.headers, exchange.body
+            )
+            return
+        response_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in exchange.headers]
+        if refusal is not None:  # the rest of the body is not read: end the connection
+            response_headers.append((b"connection", b"close"))
+        await send(
+            {"type": "http.response.start", "status": exchange.status, "headers": response_headers}
+        )
+        await send(
+            {"type": "http.response.body", "body": b"" if exchange.bodyless else exchange.body}
+        )

@@ -102,6 +102,16 @@ class BadHttpRequest(MockError):
     kind = "bad-request"
 
 
+class UriTooLong(MockError):
+    status = 414
+    kind = "uri-too-long"
+
+
+class HeadersTooLarge(MockError):
+    status = 431
+    kind = "headers-too-large"
+
+
 class AdminError(MockError):
     status = 400
     kind = "admin"

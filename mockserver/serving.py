@@ -1,185 +1,206 @@
-"""Serving: gunicorn's threaded workers around the app, and network faults on the socket.
+"""Serving: gunicorn's arbiter over uvicorn event-loop workers, faults on the transport.
 
-`serve(settings, options)` runs the app under gunicorn (`gthread` workers: several
-processes, each with a pool of threads). The app is built once in the master process,
-before the workers fork, so every worker starts with everything compiled. SIGTERM and
-SIGINT both stop gracefully: requests in flight are finished, then the process exits 0.
+`serve(app, options, announce)` runs the ASGI app (`gateway.AsgiGateway`) under gunicorn's
+arbiter with `MockWorker`s: several processes, each running one uvicorn event loop
+(uvloop) that parses HTTP with httptools (llhttp, in C). The app is built once in the
+master process, before the workers fork, so every worker starts with everything
+compiled. SIGTERM and SIGINT both stop gracefully: requests in flight are finished, then
+the process exits 0.
 
-Network faults (`X-Mock-Fault`, or a scenario's `fault`) must really happen on the
-socket: `FaultMiddleware` wraps the WSGI app, and when the view has asked for a fault
-it acts on the client socket gunicorn hands the app (`gunicorn.socket`) and then raises
-`ConnectionResetError`, which gunicorn takes as a client gone away: it writes nothing
-more and closes the connection.
+Why this server (bench/servers.md, bench/README.md): on 2 cores, gunicorn's threaded
+worker spent ~0.4 ms of CPU per request on its own (its Python HTTP parser, its thread
+pool hand-offs, the GIL passed between 16 threads) against ~0.15-0.3 ms for the mock's
+engine; uvicorn with httptools spends ~0.04 ms. An API request is CPU-bound and short,
+so it runs inline on the loop; an `X-Mock-Delay` waits with `asyncio.sleep`, holding no
+thread; `/__mock/` admin requests run on a small thread pool (`--threads`).
 
-    reset      RST: SO_LINGER 0, then close -- the client sees "connection reset"
-    empty      FIN with no byte sent -- the client sees the connection closed
-    malformed  bytes that are not HTTP, then FIN
-    truncated  the real status and headers, Content-Length of the whole body, half of it
+`MockProtocol` is uvicorn's httptools protocol with what a mock facing hostile clients
+needs and uvicorn does not do:
 
-Connections: `MockWorker` takes its share of the connections and no more
-(`ConnectionShares`), and a thread that has answered a kept-alive connection serves
-that connection's next request itself when it comes at once (`LINGER`).
-
-Slow and silent clients: `MockWorker` gives every connection a deadline to send its
-request (`request_timeout`, counted from when a thread starts reading it, for head and
-body together), so a client that trickles bytes (slowloris) cannot hold a thread, and
-hands a connection that has sent nothing back to the poller at once instead of letting
-it sit on a thread (gunicorn waits 5 s there); gunicorn then closes it after its
-keep-alive timeout.
+* a deadline for each request (`--request-timeout`, head and body together, counted
+  from the connection or from the request's first byte), so clients that send nothing
+  or trickle bytes (slowloris) are closed instead of held forever;
+* limits on the request line (414), on each header and on the head (431), as gunicorn
+  had, so a client cannot grow the parser's buffers without end;
+* its refusals as `application/problem+json`, like every other error of the mock;
+* `faults.TransportFaults` in every request's scope (`faults.EXTENSION`), so network
+  faults really happen on the connection.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
-import errno
 import gc
 import logging
 import multiprocessing
 import os
-import select
 import socket
-import struct
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.sharedctypes import RawArray
-from typing import Any
+from typing import Any, ClassVar
 
+import httptools
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
-from gunicorn.http.errors import InvalidHeader, UnsupportedTransferCoding
-from gunicorn.workers import gthread
+from uvicorn.config import Config
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+from uvicorn.server import Server
+from uvicorn_worker import UvicornWorker
 
+from mockserver import problems
+from mockserver.faults import EXTENSION, TransportFaults
+from mockserver.gateway import AsgiApp
 from mockserver.state import process_alive
 
-FAULT_KEY = "mockserver.fault"
-SOCKET_KEY = "gunicorn.socket"
-MALFORMED = b"\x16\x03\x01\x00 this is not HTTP \xff\xfe\r\n\r\n"
-
-StartResponse = Callable[..., Any]
-WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+logger = logging.getLogger("mockserver")
 
 
-def can_fault(environ: dict[str, Any]) -> bool:
-    """True where the client socket is reachable (under `mockserver serve`)."""
-    return isinstance(environ.get(SOCKET_KEY), socket.socket)
+class _Refused(Exception):
+    """Raised in a parser callback to stop parsing; the refusal is on the protocol."""
 
 
-class FaultMiddleware:
-    """Turns a requested fault into what the client's socket really sees."""
-
-    def __init__(self, app: WsgiApp) -> None:
-        self.app = app
-
-    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        captured: dict[str, Any] = {}
-
-        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            captured["status"], captured["headers"] = status, headers
-            return start_response(status, headers, exc_info) if FAULT_KEY not in environ else None
-
-        result = self.app(environ, capture)
-        fault = environ.get(FAULT_KEY)
-        if fault is None:
-            return result
-        try:
-            body = b"".join(result)
-        finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
-        sock = environ[SOCKET_KEY]
-        if fault == "reset":
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        elif fault == "malformed":
-            _send(sock, MALFORMED)
-        elif fault == "truncated":
-            _send(sock, _head(captured, len(body)) + body[: len(body) // 2])
-        if fault != "reset":
-            _shutdown(sock)
-        sock.close()
-        raise ConnectionResetError(errno.ECONNRESET, f"mockserver fault: {fault}")
+def _fault_done(cycle: RequestResponseCycle) -> None:
+    # The fault closed the connection: uvicorn must neither answer 500 nor log an app
+    # that returned without answering.
+    cycle.disconnected = True
+    cycle.keep_alive = False
 
 
-def _head(captured: dict[str, Any], length: int) -> bytes:
-    lines = [f"HTTP/1.1 {captured.get('status', '200 OK')}"]
-    for key, value in captured.get("headers", []):
-        if key.lower() not in ("content-length", "connection"):
-            lines.append(f"{key}: {value}")
-    lines += [f"Content-Length: {max(length, 2)}", "Connection: close", "", ""]
-    return "\r\n".join(lines).encode("latin-1")
-
-
-def _send(sock: socket.socket, data: bytes) -> None:
-    with contextlib.suppress(OSError):  # the client left first; the fault is moot
-        sock.sendall(data)
-
-
-def _shutdown(sock: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)
-
-
-IDLE_WAIT = 0.05
-"""Seconds a new connection may hold a thread before it has sent anything."""
-
-
-class _DeadlineSocket(socket.socket):
-    """A client socket whose reads share one deadline per request.
-
-    gunicorn calls `setblocking(True)` before it reads each request: that starts the
-    clock. Every read then waits at most for what is left, so a request must arrive
-    whole within `request_timeout` seconds, however slowly it trickles in.
-    """
+class MockProtocol(HttpToolsProtocol):  # type: ignore[misc]
+    """uvicorn's httptools protocol with request deadlines, head limits, problem+json
+    refusals and network faults (see the module's docstring)."""
 
     request_timeout = 10.0
-    _deadline: float | None = None
+    MAX_LINE = 4094
+    """Longest request target, in bytes (gunicorn's default `limit_request_line`)."""
+    MAX_FIELD = 8190
+    """Longest header (name and value), in bytes (gunicorn's `limit_request_field_size`)."""
+    MAX_FIELDS = 100
+    """Most headers in one request (gunicorn's `limit_request_fields`)."""
+    MAX_HEAD = MAX_LINE + MAX_FIELDS * (MAX_FIELD + 4) + 4
+    """Most bytes of head read before it must be complete."""
 
-    def setblocking(self, flag: bool) -> None:
-        if flag:
-            self._deadline = time.monotonic() + self.request_timeout
-            self.settimeout(self.request_timeout)
-        else:
-            super().setblocking(False)
+    _deadline: asyncio.TimerHandle | None = None
+    _refusal: problems.MockError | None = None
+    _in_head = True
+    _head_bytes = 0
+    _fields = 0
+
+    # -- the request deadline ------------------------------------------------------------
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
 
     def _arm(self) -> None:
-        deadline = self._deadline
-        if deadline is not None and self.gettimeout() is not None:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("the client did not send its request in time")
-            self.settimeout(left)
+        if self._deadline is None:
+            self._deadline = self.loop.call_later(self.request_timeout, self._too_slow)
 
-    def recv(self, size: int, flags: int = 0) -> bytes:
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _too_slow(self) -> None:
+        self._deadline = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+    # -- parsing, with limits ------------------------------------------------------------
+    def data_received(self, data: bytes) -> None:
+        self._unset_keepalive_if_required()
+        if self._in_head:
+            self._head_bytes += len(data)
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._unsupported_upgrade_warning()  # served as plain HTTP, as uvicorn does
+        except httptools.HttpParserError as exc:
+            self._refuse(self._refusal or _not_http(exc))
+            return
+        if self._in_head and self._head_bytes > self.MAX_HEAD:
+            self._refuse(_head_too_large(self.MAX_HEAD))
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
         self._arm()
-        return super().recv(size, flags)
+        self._in_head, self._fields = True, 0
 
-    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
-        self._arm()
-        return super().recv_into(buffer, nbytes, flags)
+    def on_url(self, url: bytes) -> None:
+        super().on_url(url)
+        if len(self.url) > self.MAX_LINE:
+            self._refusal = problems.UriTooLong(
+                f"The request target is longer than the mock's limit of {self.MAX_LINE} "
+                "bytes; send the data in a body instead."
+            )
+            raise _Refused
 
-    def sendall(self, data: Any, flags: int = 0) -> None:
-        if self.gettimeout() is not None:
-            self.settimeout(self.request_timeout)  # writing has its own allowance
-        super().sendall(data, flags)
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._fields += 1
+        if len(name) + len(value) > self.MAX_FIELD or self._fields > self.MAX_FIELDS:
+            self._refusal = _head_too_large(self.MAX_FIELD, self.MAX_FIELDS, name)
+            raise _Refused
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._in_head, self._head_bytes = False, 0
+        super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is not None and cycle.scope is self.scope:  # this request's own cycle
+            faults = TransportFaults(self.transport, lambda: _fault_done(cycle))
+            self.scope.setdefault("extensions", {})[EXTENSION] = faults  # type: ignore[typeddict-unknown-key]
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._disarm()
+        self._in_head, self._head_bytes = True, 0
+
+    def _refuse(self, error: problems.MockError) -> None:
+        """Answer a request that cannot be read with its problem, then close."""
+        self._refusal = None
+        if self.transport.is_closing():
+            return
+        status, extra, payload = problems.render(error)
+        lines = [f"HTTP/1.1 {status} {problems.status_phrase(status)}".encode("latin-1")]
+        lines += [name + b": " + value for name, value in self.server_state.default_headers]
+        lines += [f"{key}: {value}".encode("latin-1") for key, value in extra.items()]
+        lines += [b"content-length: %d" % len(payload), b"connection: close", b"", payload]
+        self.transport.write(b"\r\n".join(lines))
+        self.transport.close()
 
 
-class _QuietTimeouts(logging.Filter):
-    """A client that timed out is routine, not a server error worth a traceback."""
+def _not_http(exc: Exception) -> problems.MockError:
+    reason = str(exc) or type(exc).__name__
+    return problems.BadHttpRequest(
+        f"The request is not valid HTTP/1.1 ({reason}); the mock could not read it."
+    )
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        error = record.exc_info[1] if record.exc_info else None
-        return not isinstance(error, TimeoutError)
+
+def _head_too_large(limit: int, fields: int | None = None, name: bytes = b"") -> problems.MockError:
+    if fields is None:
+        detail = f"The request's head is larger than the mock's limit of {limit} bytes."
+    else:
+        shown = name[:100].decode("latin-1")
+        detail = (
+            f"A header ({shown!r}) is longer than the mock's limit of {limit} bytes, or "
+            f"there are more than {fields} headers; send the data in a body instead."
+        )
+    return problems.HeadersTooLarge(detail)
 
 
 class ConnectionShares:
     """How many connections each worker process holds, in memory the workers share.
 
     All workers accept from one listening socket, and whichever wakes first takes what
-    is waiting: wrk's 16 connections, opened at once, sometimes all went to one of two
+    is waiting: wrk's 16 connections, opened at once, often all went to one of two
     workers, which then served every request on one core while the other idled
     (bench/README.md: half the throughput, and twice the latency). With these counts a
     worker stops accepting while it holds `SLACK` or more connections than its least
@@ -233,142 +254,167 @@ class ConnectionShares:
         return most if not others else min(most, min(others) + self.SLACK)
 
 
-def _nothing() -> None:
-    pass
+class _SharingServer(Server):  # type: ignore[misc]
+    """uvicorn's server, accepting connections itself: one at a time, and only while this
+    worker holds fewer than its share (`ConnectionShares`).
 
+    uvicorn's own listener (the event loop's `create_server`) accepts every connection
+    waiting whenever it wakes, so connections opened at once all land in one worker.
+    """
 
-class MockWorker(gthread.ThreadWorker):  # type: ignore[misc]
-    """gunicorn's threaded worker, hardened against slow and silent clients, that takes
-    its share of connections and no more (`ConnectionShares`)."""
-
-    shares: ConnectionShares | None = None
-    _slot: int | None = None
-    _most = 0
-    _started = 0.0
-    _held_back = False
-    _waker: threading.Thread | None = None
     RECHECK = 0.005
+    """Seconds between looks at the shares while this worker is at its share."""
 
     STARTING = 2.0
     """Seconds after its start during which a worker expects the siblings gunicorn forks
-    after it (0-0.1 s apart): until they are all up, it takes at most `SLACK`
-    connections, so the first worker does not take every connection opened at once."""
+    after it (0-0.1 s apart): until they are all up, it takes at most `SLACK` more
+    connections than none, so the first worker does not take every connection."""
+
+    def __init__(self, config: Config, shares: ConnectionShares | None, workers: int) -> None:
+        super().__init__(config=config)
+        self.shares = shares
+        self.workers = workers
+        self.slot: int | None = None
+        self._listeners: list[Any] = []
+        self._watching = False
+        self._pending = 0
+        self._started = time.monotonic()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def startup(self, sockets: list[Any] | None = None) -> None:
+        await super().startup(sockets=[])  # uvicorn's state, without a listener of its own
+        self._loop = asyncio.get_running_loop()
+        self._listeners = list(sockets or [])
+        for sock in self._listeners:
+            sock.setblocking(False)
+        self._watch()
+
+    async def shutdown(self, sockets: list[Any] | None = None) -> None:
+        self._unwatch()
+        self._listeners = []
+        await super().shutdown(sockets=sockets)
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        if self.shares is not None and self.slot is not None:
+            self.shares.leave(self.slot)
+        super().handle_exit(sig, frame)
+
+    async def on_tick(self, counter: int) -> bool:
+        self._may_accept()  # publishes this worker's count, closed connections included
+        return bool(await super().on_tick(counter))
+
+    def _watch(self) -> None:
+        if self._watching or self._loop is None:
+            return
+        for sock in self._listeners:
+            self._loop.add_reader(sock.fileno(), self._accept, sock)
+        self._watching = True
+
+    def _unwatch(self) -> None:
+        if self._watching and self._loop is not None:
+            for sock in self._listeners:
+                self._loop.remove_reader(sock.fileno())
+        self._watching = False
+
+    def _held(self) -> int:
+        return len(self.server_state.connections) + self._pending
+
+    def _may_accept(self) -> bool:
+        if self.shares is None or self.slot is None:
+            return True
+        held = self._held()
+        missing = (
+            time.monotonic() - self._started < self.STARTING
+            and self.shares.present(exclude=self.slot) < self.workers - 1
+        )
+        return held < self.shares.limit(self.slot, held, _UNLIMITED, missing)
+
+    def _recheck(self) -> None:
+        if not self._listeners:
+            return
+        if self._may_accept():
+            self._watch()
+        else:
+            self._loop.call_later(self.RECHECK, self._recheck)  # type: ignore[union-attr]
+
+    def _accept(self, listener: Any) -> None:
+        loop = self._loop
+        assert loop is not None
+        if not self._may_accept():
+            self._unwatch()
+            loop.call_later(self.RECHECK, self._recheck)
+            return
+        try:
+            sock, _ = listener.accept()
+        except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+            return  # a sibling took it
+        except OSError as exc:
+            logger.warning("accept failed: %s", exc)
+            return
+        sock.setblocking(False)
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._pending += 1
+        if self.shares is not None and self.slot is not None:
+            self.shares.counts[self.slot] = self._held()
+        task = loop.create_task(loop.connect_accepted_socket(self._protocol, sock))
+        task.add_done_callback(self._connected)
+
+    def _connected(self, task: asyncio.Task[Any]) -> None:
+        self._pending -= 1
+        if not task.cancelled() and task.exception() is not None:
+            logger.warning("could not set up a connection: %s", task.exception())
+
+    def _protocol(self) -> asyncio.Protocol:
+        """What uvicorn's own listener would make for a connection."""
+        protocol: asyncio.Protocol = self.config.http_protocol_class(
+            config=self.config,
+            server_state=self.server_state,
+            app_state=self.lifespan.state,
+            _loop=self._loop,
+        )
+        return protocol
+
+
+_UNLIMITED = 1 << 30
+
+
+class MockWorker(UvicornWorker):  # type: ignore[misc]
+    """A uvicorn worker (uvloop, httptools) speaking through `MockProtocol`, that takes
+    its share of connections and no more (`ConnectionShares`, `_SharingServer`)."""
+
+    shares: ClassVar[ConnectionShares | None] = None
+
+    CONFIG_KWARGS: ClassVar[dict[str, Any]] = {
+        "loop": "uvloop",
+        "http": MockProtocol,
+        "interface": "asgi3",
+        "lifespan": "off",
+        "ws": "none",
+        "access_log": False,
+        "proxy_headers": False,
+        "server_header": False,
+    }
 
     @classmethod
     def check_config(cls, cfg: Any, log: Any) -> None:
-        super().check_config(cfg, log)
+        # gunicorn's arbiter calls this in the master, when the worker class has one.
         if cls.shares is None:  # in the master, before any worker is forked
             cls.shares = ConnectionShares()
 
-    # gunicorn's loop accepts while `nr_conns < worker_connections`, read at every turn.
-    @property
-    def worker_connections(self) -> int:
-        if self.shares is None or self._slot is None:
-            return self._most
-        missing = (
-            time.monotonic() - self._started < self.STARTING
-            and self.shares.present(exclude=self._slot) < self.cfg.workers - 1
-        )
-        limit = self.shares.limit(self._slot, self.nr_conns, self._most, missing)
-        held_back = self.nr_conns >= limit and limit < self._most
-        if held_back and self._waker is None:
-            self._waker = threading.Thread(target=self._wake, name="mockserver-waker", daemon=True)
-            self._waker.start()
-        self._held_back = held_back
-        return limit
-
-    @worker_connections.setter
-    def worker_connections(self, value: int) -> None:
-        self._most = value
-
-    def _wake(self) -> None:
-        """While held back, wake the main loop every `RECHECK` seconds to look again:
-        it would otherwise wait for an event of its own, up to a second, while its
-        siblings (also at their share) wait for it to take the next connection."""
-        while self.alive:
-            time.sleep(self.RECHECK)
-            if self._held_back:
-                self.method_queue.defer(_nothing)
-
-    def init_process(self) -> None:
-        self.log.error_log.addFilter(_QuietTimeouts())
+    async def _serve(self) -> None:
+        self.config.app = self.wsgi
+        server = _SharingServer(self.config, self.shares, self.cfg.workers)
         if self.shares is not None:
-            self._slot = self.shares.claim(os.getpid())
-            self._started = time.monotonic()
+            server.slot = self.shares.claim(os.getpid())
+        self._install_sigquit_handler()
         try:
-            super().init_process()
+            await server.serve(sockets=self.sockets)
         finally:
-            if self.shares is not None and self._slot is not None:
-                self.shares.release(self._slot, os.getpid())
-
-    def handle_exit(self, sig: int, frame: Any) -> None:
-        if self.shares is not None and self._slot is not None:
-            self.shares.leave(self._slot)
-        super().handle_exit(sig, frame)
-
-    def accept(self, listener: socket.socket) -> None:
-        try:
-            raw, address = listener.accept()
-        except OSError as exc:
-            if exc.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
-                raise
-            return
-        self.nr_conns += 1
-        sock = _DeadlineSocket(raw.family, raw.type, raw.proto, fileno=raw.detach())
-        self.enqueue_req(gthread.TConn(self.cfg, sock, address, listener.getsockname()))
-
-    def finish_request(self, conn: Any, fs: Any) -> None:
-        if conn.sock.fileno() == -1:
-            # A network fault closed the socket itself. gunicorn's own path would fail
-            # on the closed socket and count the connection gone twice: the count went
-            # negative, which broke `ConnectionShares` and let a stopping worker leave
-            # with a request still in flight.
-            self.nr_conns -= 1
-            return
-        super().finish_request(conn, fs)
-
-    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
-        # gunicorn answers 501 to a Transfer-Encoding it does not support (an empty one
-        # included). For a mock that is the client's mistake, not the server failing:
-        # answer 400, as for any other header it cannot read.
-        if isinstance(exc, UnsupportedTransferCoding):
-            exc = InvalidHeader("Transfer-Encoding")
-        super().handle_error(req, client, addr, exc)
-
-    def handle(self, conn: Any) -> Any:
-        if not conn.initialized and not conn.data_ready and not conn.wait_for_data(IDLE_WAIT):
-            return gthread._DEFER  # nothing sent yet: wait on the poller, not on a thread
-        while True:
-            keep = super().handle(conn)
-            if not (keep and self.alive and not conn.is_http2 and self._nobody_waiting()):
-                return keep
-            if not conn.parser.unreader.buf.getvalue() and not _readable(conn.sock, LINGER):
-                return keep  # the poller waits for the next request
-
-    def _nobody_waiting(self) -> bool:
-        """No other connection is queued for a thread of this worker."""
-        work = getattr(self.tpool, "_work_queue", None)  # ThreadPoolExecutor's own queue
-        return work is not None and work.empty()
-
-
-LINGER = 0.002
-"""Seconds a thread waits for the next request on the keep-alive connection it served.
-
-gunicorn hands every kept-alive connection back to the worker's main thread, which
-waits for it on the poller and submits it to the pool again: a round of thread
-hand-offs per request. A client that sends its next request at once (a test suite, a
-load generator) has it served on the same thread instead, as long as no other
-connection is waiting for a thread. At one connection this took a worker from ~700 to
-~900 req/s (bench/README.md)."""
-
-
-def _readable(sock: socket.socket, timeout: float) -> bool:
-    poller = select.poll()
-    try:
-        poller.register(sock, select.POLLIN)
-        return bool(poller.poll(timeout * 1000))
-    except (OSError, ValueError):  # closed under us: let the poller path deal with it
-        return False
+            if self.shares is not None and server.slot is not None:
+                self.shares.release(server.slot, os.getpid())
+        if not server.started:
+            sys.exit(Arbiter.WORKER_BOOT_ERROR)
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,6 +423,7 @@ class ServeOptions:
     port: int
     workers: int
     threads: int
+    """Threads per worker for `/__mock/` admin requests (API requests run on the loop)."""
     timeout: int = 30
     graceful_timeout: int = 5
     keepalive: int = 5
@@ -391,9 +438,9 @@ def _limit_malloc_arenas() -> None:
 
     glibc gives threads that allocate at the same time arenas of their own and keeps each
     arena's peak: with 16 threads per worker, a worker grew by 20-30 MB over a five-minute
-    soak and stayed flat with MALLOC_ARENA_MAX=1 (bench/README.md, "Soak"). Most of
-    Python's small objects come from its own allocator, taken under the GIL, so threads
-    rarely meet in malloc. A MALLOC_ARENA_MAX set by the user wins; on a C library other
+    soak and stayed flat with MALLOC_ARENA_MAX=1 (bench/README.md, "Soak"). The workers
+    now run requests on one thread, but the journal writer, the access log and the admin
+    pool are threads too. A MALLOC_ARENA_MAX set by the user wins; on a C library other
     than glibc this does nothing.
     """
     if "MALLOC_ARENA_MAX" in os.environ or not sys.platform.startswith("linux"):
@@ -415,7 +462,7 @@ class _GracefulArbiter(Arbiter):  # type: ignore[misc]
 
 
 class _Application(BaseApplication):  # type: ignore[misc]
-    def __init__(self, app: WsgiApp, options: ServeOptions, announce: Callable[[str], None]):
+    def __init__(self, app: AsgiApp, options: ServeOptions, announce: Callable[[str], None]):
         self.application = app
         self.options = options
         self.announce = announce
@@ -429,7 +476,6 @@ class _Application(BaseApplication):  # type: ignore[misc]
             ],
             "workers": opts.workers,
             "worker_class": "mockserver.serving.MockWorker",
-            "threads": opts.threads,
             "timeout": opts.timeout,
             "graceful_timeout": opts.graceful_timeout,
             "keepalive": opts.keepalive,
@@ -451,8 +497,8 @@ class _Application(BaseApplication):  # type: ignore[misc]
         shown = f"[{host}]" if ":" in host else host
         self.announce(f"http://{shown}:{port}")
 
-    def load(self) -> WsgiApp:
-        _DeadlineSocket.request_timeout = self.options.request_timeout
+    def load(self) -> AsgiApp:
+        MockProtocol.request_timeout = self.options.request_timeout
         return self.application
 
     def run(self) -> None:
@@ -464,12 +510,12 @@ class _Application(BaseApplication):  # type: ignore[misc]
         _GracefulArbiter(self).run()
 
 
-def serve(app: WsgiApp, options: ServeOptions, announce: Callable[[str], None]) -> int:
+def serve(app: AsgiApp, options: ServeOptions, announce: Callable[[str], None]) -> int:
     """Serve until SIGTERM or SIGINT; `announce` gets the URL once the port is bound."""
     saved = sys.argv
     sys.argv = [saved[0]]  # gunicorn's config reads argv; ours has been parsed already
     try:
-        _Application(FaultMiddleware(app), options, announce).run()
+        _Application(app, options, announce).run()
     finally:
         sys.argv = saved
     return 0
