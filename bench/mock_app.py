@@ -5,8 +5,10 @@ bench/servers.py serves this module's `app` under WSGI servers other than the on
 on the same app. It mirrors mockserver/cli.py `serve` and mockserver/serving.py `serve`:
 one StateStore (SQLite) shared by every worker process, `Engine.from_paths`,
 `create_app(Settings(..., log_requests=True))`, the access log on stdout through the
-same background handler, the app wrapped in `FaultMiddleware`, and `gc.freeze()` once
-everything is built. Not for running the mock: use `mockserver serve`.
+same background handler, and `gc.freeze()` once everything is built. It is the WSGI
+app: `mockserver serve` now serves its ASGI form (`app.asgi_app`) under uvicorn workers,
+and under a WSGI server network faults answer 501 (the app cannot reach the
+connection). Not for running the mock: use `mockserver serve`.
 
     MOCK_APP_STATE=/tmp/x/state.sqlite .venv/bin/python -m gunicorn --chdir bench \\
         -k gthread -w 2 --threads 4 -b 127.0.0.1:4600 mock_app:app
@@ -32,7 +34,7 @@ from mockserver.app import Settings, create_app  # noqa: E402
 from mockserver.cli import configure_logging, default_fixtures  # noqa: E402
 from mockserver.defaults import DEFAULT_SEED  # noqa: E402
 from mockserver.engine import Engine  # noqa: E402
-from mockserver.serving import FaultMiddleware, WsgiApp  # noqa: E402
+from mockserver.gateway import WsgiApp  # noqa: E402
 from mockserver.state import StateStore  # noqa: E402
 
 
@@ -47,7 +49,7 @@ def build() -> WsgiApp:
     settings = Settings(specs=tuple(specs), fixtures=fixtures, log_requests=True)
     flask_app = create_app(settings, engine)
     configure_logging()
-    return FaultMiddleware(flask_app)
+    return flask_app
 
 
 app: WsgiApp = build()

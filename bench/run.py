@@ -17,9 +17,11 @@ What it does, one server at a time on 127.0.0.1 only:
   GET /__mock/health; Prism: any HTTP answer from the scenario's documented route),
   checks one request by hand, warms up, and drives each scenario with wrk at 1, 16
   and 64 connections; samples the RSS of the server's process tree all along;
-* serves a bare Flask view (bench/bare_flask.py) under the same gunicorn gthread
-  setup (same workers, threads, keep-alive) and drives it with the same requests as
-  scenarios a, c, d: the ceiling mockserver is compared against;
+* serves a bare Flask view (bench/bare_flask.py) under the same server as mockserver
+  (gunicorn's arbiter over mockserver's uvicorn `MockWorker`, same workers and
+  keep-alive; `--ceiling-worker gthread` for gunicorn's threaded WSGI worker) and
+  drives it with the same requests as scenarios a, c, d: the ceiling mockserver is
+  compared against;
 * prints a table and writes the same figures to bench/results.md and bench/results.json.
 
 Scenarios (same method, path, headers and body for every server, except the header
@@ -687,7 +689,7 @@ def bench_server(
             "warning",
             "-b",
             f"{HOST}:{port}",
-            "bare_flask:app",
+            "bare_flask:app" if args.ceiling_worker == "gthread" else "bare_flask:asgi",
         ]
         probe = group[0]
     if args.settle > 0:
@@ -1102,11 +1104,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", default="1,16,64")
     parser.add_argument("--scenarios", default="a,b,c,d")
     parser.add_argument("--workers", type=int, default=default_workers())
-    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument(
+        "--threads", type=int, default=4, help="mockserver's admin threads; the ceiling's threads"
+    )
     parser.add_argument(
         "--ceiling-worker",
-        default="gthread",
-        help="gunicorn worker class of the ceiling (gthread, or mockserver.serving.MockWorker)",
+        default="mockserver.serving.MockWorker",
+        help="gunicorn worker class of the ceiling: mockserver.serving.MockWorker (what "
+        "`mockserver serve` runs; the default) or gthread (gunicorn's threaded WSGI worker)",
     )
     parser.add_argument(
         "--settle",

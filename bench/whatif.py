@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from mockserver.app import Settings, create_app  # noqa: E402
+from mockserver.app import Settings, asgi_app, create_app  # noqa: E402
 from mockserver.engine import Engine  # noqa: E402
 from mockserver.serving import ServeOptions, serve  # noqa: E402
 from mockserver.state import StateStore  # noqa: E402
@@ -61,7 +61,7 @@ def main() -> int:
     parser.add_argument("spec", type=Path)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--no-journal", action="store_true")
     parser.add_argument("--no-log", action="store_true")
     parser.add_argument("--time-record", action="store_true")
@@ -76,7 +76,7 @@ def main() -> int:
     fixtures = ROOT / "fixtures"
     engine = Engine.from_paths([args.spec], fixtures, 4010, store)
     settings = Settings(specs=(args.spec,), fixtures=fixtures, log_requests=not args.no_log)
-    app = create_app(settings, engine)  # the access log (if on) goes to stdout
+    app = asgi_app(create_app(settings, engine), args.threads)  # access log (if on): stdout
     options = ServeOptions("127.0.0.1", args.port, args.workers, args.threads)
     return serve(app, options, lambda url: print(f"whatif: serving on {url}", flush=True))
 

@@ -16,7 +16,7 @@ import logging
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -187,7 +187,9 @@ def asgi_app(app: Flask, threads: int) -> AsgiGateway:
 
     gateway = app.wsgi_app
     assert isinstance(gateway, Gateway), "made by create_app"
-    return AsgiGateway(gateway, WSGIMiddleware(app, workers=threads))
+    # a2wsgi types the environ and the ASGI messages as TypedDicts; ours are plain dicts.
+    admin = WSGIMiddleware(cast(Any, app), workers=threads)
+    return AsgiGateway(gateway, cast(Any, admin))
 
 
 def admin_session() -> str:

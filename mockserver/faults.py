@@ -8,37 +8,26 @@ the connection itself, wherever the server lets it reach it:
     malformed  bytes that are not HTTP, then FIN
     truncated  the real status and headers, Content-Length of the whole body, half of it
 
-* `TransportFaults` acts on an asyncio transport: what `mockserver serve` uses
-  (`serving.MockProtocol` puts one in each request's ASGI scope, under `EXTENSION`).
-* `FaultMiddleware` acts on the socket a gunicorn WSGI worker hands the app
-  (`environ["gunicorn.socket"]`), for the WSGI app run under gunicorn directly.
-
-Anywhere else the connection is out of reach and the gateway answers 501
-(`problems.FaultUnavailable`) instead.
+`TransportFaults` acts on the connection's asyncio transport. `serving.MockProtocol`,
+the protocol `mockserver serve` speaks, puts one in each request's ASGI scope under
+`EXTENSION`. Anywhere else (the WSGI app under a test client or another server) the
+connection is out of reach, and the gateway answers 501 (`problems.FaultUnavailable`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import socket
 import struct
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable
 
 EXTENSION = "mockserver.faults"
 """The ASGI scope extension that carries a request's `TransportFaults`."""
 
-FAULT_KEY = "mockserver.fault"
-"""The WSGI environ key where the gateway leaves the fault for `FaultMiddleware`."""
-
-SOCKET_KEY = "gunicorn.socket"
 MALFORMED = b"\x16\x03\x01\x00 this is not HTTP \xff\xfe\r\n\r\n"
 _LINGER_NOW = struct.pack("ii", 1, 0)
 
-StartResponse = Callable[..., Any]
-WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 Headers = list[tuple[str, str]]
 
 
@@ -80,56 +69,3 @@ class TransportFaults:
                 transport.write(body[: len(body) // 2])
             transport.close()  # FIN once what was written is sent
         self._on_done()
-
-
-def can_fault(environ: dict[str, Any]) -> bool:
-    """True where a WSGI server put the client socket in the environ (gunicorn)."""
-    return isinstance(environ.get(SOCKET_KEY), socket.socket)
-
-
-class FaultMiddleware:
-    """Turns a fault the gateway left in the environ into what gunicorn's socket sees.
-
-    It then raises `ConnectionResetError`, which gunicorn takes as a client gone away:
-    it writes nothing more and closes the connection."""
-
-    def __init__(self, app: WsgiApp) -> None:
-        self.app = app
-
-    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        captured: dict[str, Any] = {}
-
-        def capture(status: str, headers: Headers, exc_info: Any = None) -> Any:
-            captured["status"], captured["headers"] = status, headers
-            return start_response(status, headers, exc_info) if FAULT_KEY not in environ else None
-
-        result = self.app(environ, capture)
-        fault = environ.get(FAULT_KEY)
-        if fault is None:
-            return result
-        try:
-            body = b"".join(result)
-        finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
-        sock = environ[SOCKET_KEY]
-        if fault == "reset":
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_NOW)
-        elif fault == "malformed":
-            _send(sock, MALFORMED)
-        elif fault == "truncated":
-            head = truncated_head(
-                captured.get("status", "200 OK"), captured.get("headers", []), len(body)
-            )
-            _send(sock, head + body[: len(body) // 2])
-        if fault != "reset":
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-        sock.close()
-        raise ConnectionResetError(errno.ECONNRESET, f"mockserver fault: {fault}")
-
-
-def _send(sock: socket.socket, data: bytes) -> None:
-    with contextlib.suppress(OSError):  # the client left first; the fault is moot
-        sock.sendall(data)

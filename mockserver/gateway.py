@@ -38,7 +38,7 @@ from werkzeug.urls import iri_to_uri
 
 from mockserver import journal, problems
 from mockserver.engine import SESSION_HEADER, Engine, Outcome
-from mockserver.faults import EXTENSION, FAULT_KEY, TransportFaults, can_fault
+from mockserver.faults import EXTENSION, TransportFaults
 from mockserver.problems import MockError
 from mockserver.responder import serialise
 from mockserver.state import DEFAULT_SESSION
@@ -190,12 +190,10 @@ class Gateway:
             lambda: request_headers(environ),
             lambda: request_query(environ),
             lambda headers: read_body(environ, headers, self.max_body),
-            can_fault(environ),
+            faults_possible=False,  # a WSGI app cannot reach the connection
         )
         if exchange.delay:
             time.sleep(exchange.delay)
-        if exchange.fault is not None:
-            environ[FAULT_KEY] = exchange.fault
         self.journal(exchange)
         start_response(status_line(exchange.status), exchange.headers)
         return [] if exchange.bodyless else [exchange.body]

@@ -71,7 +71,7 @@ def _fault_done(cycle: RequestResponseCycle) -> None:
     cycle.keep_alive = False
 
 
-class MockProtocol(HttpToolsProtocol):  # type: ignore[misc]
+class MockProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with request deadlines, head limits, problem+json
     refusals and network faults (see the module's docstring)."""
 
@@ -156,7 +156,7 @@ class MockProtocol(HttpToolsProtocol):  # type: ignore[misc]
         cycle = self.cycle
         if cycle is not None and cycle.scope is self.scope:  # this request's own cycle
             faults = TransportFaults(self.transport, lambda: _fault_done(cycle))
-            self.scope.setdefault("extensions", {})[EXTENSION] = faults  # type: ignore[typeddict-unknown-key]
+            self.scope.setdefault("extensions", {})[EXTENSION] = faults  # type: ignore[assignment]
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
@@ -254,7 +254,7 @@ class ConnectionShares:
         return most if not others else min(most, min(others) + self.SLACK)
 
 
-class _SharingServer(Server):  # type: ignore[misc]
+class _SharingServer(Server):
     """uvicorn's server, accepting connections itself: one at a time, and only while this
     worker holds fewer than its share (`ConnectionShares`).
 
@@ -367,7 +367,7 @@ class _SharingServer(Server):  # type: ignore[misc]
 
     def _protocol(self) -> asyncio.Protocol:
         """What uvicorn's own listener would make for a connection."""
-        protocol: asyncio.Protocol = self.config.http_protocol_class(
+        protocol: asyncio.Protocol = self.config.http_protocol_class(  # type: ignore[call-arg]
             config=self.config,
             server_state=self.server_state,
             app_state=self.lifespan.state,
