@@ -1,9 +1,12 @@
-"""The WSGI path of API requests: it reads a request as Werkzeug would, and answers,
-journals and fails the way the Flask edge did."""
+"""The gateway of API requests. Its WSGI form reads a request as Werkzeug would, and
+answers, journals and fails the way the Flask edge did; its ASGI form (what `mockserver
+serve` runs) gives the same answers to the same requests."""
 
 from __future__ import annotations
 
+import asyncio
 import io
+import json
 import sys
 import uuid
 from typing import Any
@@ -16,8 +19,11 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Request
 
 from mockserver import problems
+from mockserver.app import asgi_app
 from mockserver.engine import Engine
+from mockserver.faults import EXTENSION
 from mockserver.gateway import (
+    AsgiGateway,
     Gateway,
     finish_headers,
     read_body,
@@ -210,3 +216,128 @@ def test_a_client_gone_mid_body_is_left_to_the_server(app: Flask) -> None:
     env = environ("POST", HUAWEI, CONTENT_LENGTH="10", **{"wsgi.input": Gone()})
     with pytest.raises(ConnectionResetError):
         Answer(app.wsgi_app, env)
+
+
+# -- the ASGI form: what `mockserver serve` runs --------------------------------------------
+class AsgiAnswer:
+    """Runs the ASGI app on one request, its body in `chunks`."""
+
+    def __init__(
+        self,
+        app: Any,
+        method: str,
+        path: str,
+        query: bytes = b"",
+        headers: list[tuple[bytes, bytes]] | None = None,
+        chunks: tuple[bytes, ...] = (b"",),
+        extensions: dict[str, Any] | None = None,
+    ) -> None:
+        self.status = 0
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body = b""
+        self.received = 0
+        scope = {
+            "type": "http",
+            "method": method,
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": query,
+            "headers": headers or [],
+            "extensions": extensions or {},
+        }
+        messages = [
+            {"type": "http.request", "body": c, "more_body": i < len(chunks) - 1}
+            for i, c in enumerate(chunks)
+        ]
+
+        async def receive() -> dict[str, Any]:
+            self.received += 1
+            return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                self.status, self.headers = message["status"], message["headers"]
+            else:
+                self.body += message.get("body", b"")
+
+        asyncio.run(app(scope, receive, send))
+
+    def header(self, name: str) -> str | None:
+        wanted = name.lower().encode()
+        return next((v.decode() for k, v in self.headers if k.lower() == wanted), None)
+
+
+HUAWEI_BODY = json.dumps(
+    [{"event_name": "systemInvaded", "event_type": "EVENT.CUSTOM", "event_level": "Critical"}]
+).encode()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "query", "headers", "body"),
+    [
+        ("GET", EVENTS, "", {}, b""),
+        ("GET", EVENTS, "", {"X-Mock-Status": "500"}, b""),
+        ("GET", EVENTS, "", {"X-Mock-Status": "nonsense"}, b""),
+        ("GET", "/event/x/events/list", "count=2&count=3", {}, b""),
+        ("POST", HUAWEI, "", {"Content-Type": "application/json"}, b'[{"event_name": '),
+        ("POST", HUAWEI, "", {"Content-Type": "application/json"}, HUAWEI_BODY),
+        ("DELETE", EVENTS, "", {}, b""),
+        ("GET", "/nowhere", "", {}, b""),
+    ],
+)
+def test_asgi_answers_as_wsgi_does(
+    app: Flask, method: str, path: str, query: str, headers: dict[str, str], body: bytes
+) -> None:
+    env = environ(method, path, query, body, CONTENT_LENGTH=str(len(body)))
+    for key, value in headers.items():
+        name = key.upper().replace("-", "_")
+        env["CONTENT_TYPE" if name == "CONTENT_TYPE" else "HTTP_" + name] = value
+    wsgi = Answer(app.wsgi_app, env)
+    raw = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+    raw.append((b"content-length", str(len(body)).encode()))
+    half = len(body) // 2
+    asgi = AsgiAnswer(
+        asgi_app(app, 1), method, path, query.encode(), raw, (body[:half], body[half:])
+    )
+    assert asgi.status == int(wsgi.status.split()[0])
+    assert {k.decode().lower(): v.decode() for k, v in asgi.headers} == {
+        k.lower(): v for k, v in wsgi.headers
+    }
+    if asgi.status != 201:  # a 201's body is generated anew for each request
+        assert asgi.body == wsgi.body
+
+
+def test_asgi_refuses_a_declared_length_over_the_limit_unread(engine: Engine) -> None:
+    gateway = AsgiGateway(Gateway(engine, Flask("admin"), max_body=10, journal_size=10), None)  # type: ignore[arg-type]
+    answer = AsgiAnswer(gateway, "POST", HUAWEI, headers=[(b"content-length", b"50")])
+    assert answer.status == 413 and answer.received == 0
+    assert answer.header("connection") == "close"  # the rest of the body is not read
+    chunked = AsgiAnswer(gateway, "POST", HUAWEI, chunks=(b"x" * 6, b"x" * 6, b"x" * 6))
+    assert chunked.status == 413 and chunked.received == 2
+
+
+def test_asgi_sends_admin_requests_to_flask(app: Flask) -> None:
+    answer = AsgiAnswer(asgi_app(app, 1), "GET", "/__mock/health")
+    assert answer.status == 200 and json.loads(answer.body)["status"] == "ok"
+
+
+def test_asgi_hands_a_fault_to_the_connection_and_answers_nothing(app: Flask) -> None:
+    made: list[tuple[str, str, bytes]] = []
+
+    class Faults:
+        def make(self, fault: str, status: str, headers: Any, body: bytes) -> None:
+            made.append((fault, status, body))
+
+    answer = AsgiAnswer(
+        asgi_app(app, 1),
+        "GET",
+        EVENTS,
+        headers=[(b"x-mock-fault", b"truncated")],
+        extensions={EXTENSION: Faults()},
+    )
+    assert answer.status == 0 and answer.body == b""  # nothing sent through ASGI
+    ((fault, status, body),) = made
+    assert fault == "truncated" and status == "200 OK" and body.startswith(b"[")
+    # Without the server's extension the connection is out of reach: a 501 problem.
+    unreachable = AsgiAnswer(asgi_app(app, 1), "GET", EVENTS, headers=[(b"x-mock-fault", b"reset")])
+    assert unreachable.status == 501

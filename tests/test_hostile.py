@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import select
 import socket
 import threading
 from collections.abc import Iterator
@@ -218,7 +219,7 @@ def test_silent_and_slow_clients_do_not_block_others(strict_server: LiveServer) 
     try:
         for sock in slow:
             sock.sendall(b"GET /api/v1/events/query/ HTTP/1.1\r\nHost: t\r\n")  # and stop
-        # 12 silent connections are more than the 4 threads: none may hold one.
+        # 12 silent connections: the event loop waits on all of them and serves others.
         answer = requests.get(strict_server.url + "/api/v1/events/query/", timeout=10)
         assert answer.status_code == 200
         # The server times the half-sent requests out and closes them.
@@ -230,9 +231,8 @@ def test_silent_and_slow_clients_do_not_block_others(strict_server: LiveServer) 
 
 
 def test_a_busy_keep_alive_client_does_not_starve_another() -> None:
-    # One thread. A thread serves the next request of the kept-alive connection it has
-    # just answered itself (serving.LINGER), but must give way to a connection waiting
-    # for it: here the busy client pipelines many requests at once.
+    # One worker, one event loop. The busy client pipelines many requests at once; its
+    # connection is served one request at a time, and another connection gets its turn.
     server = LiveServer("--workers", "1", "--threads", "1")
     pipelined = 3000
     request = b"GET /api/v1/events/query/ HTTP/1.1\r\nHost: t\r\n\r\n"
@@ -265,6 +265,70 @@ def test_a_busy_keep_alive_client_does_not_starve_another() -> None:
         for thread in threads:
             thread.join(timeout=30)
         assert server.stop() == 0
+
+
+def test_a_delayed_answer_holds_up_no_one() -> None:
+    # One worker, one admin thread. Each X-Mock-Delay waits on the event loop, not on a
+    # thread: a plain request sent after eight delayed ones is answered before any of them.
+    server = LiveServer("--workers", "1", "--threads", "1")
+    delayed = [socket.create_connection(address(server), timeout=30) for _ in range(8)]
+    try:
+        for sock in delayed:
+            sock.sendall(
+                b"GET /api/v1/events/query/ HTTP/1.1\r\nHost: t\r\nX-Mock-Delay: 8000\r\n\r\n"
+            )
+        answer = requests.get(server.url + "/api/v1/events/query/", timeout=30)
+        assert answer.status_code == 200
+        waiting, _, _ = select.select(delayed, [], [], 0)
+        assert waiting == []  # no delayed answer has come yet
+        for sock in delayed:  # and each comes in the end
+            assert sock.recv(100).startswith(b"HTTP/1.1 200 ")
+    finally:
+        for sock in delayed:
+            sock.close()
+        assert server.stop() == 0
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "kind"),
+    [
+        (b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\nHost: t\r\n\r\n", 414, "uri-too-long"),
+        (
+            b"GET / HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n",
+            431,
+            "headers-too-large",
+        ),
+        (
+            b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(101)) + b"\r\n",
+            431,
+            "headers-too-large",
+        ),
+        (b"GET / HTTP/1.1\r\nX: a\x00b\r\n\r\n", 400, "bad-request"),
+    ],
+)
+def test_unreadable_heads_are_refused_as_problems(
+    live_server: LiveServer, request_bytes: bytes, status: int, kind: str
+) -> None:
+    response = exchange(live_server, request_bytes)
+    assert status_of(response) == status
+    assert b"application/problem+json" in response.partition(b"\r\n\r\n")[0]
+    assert json.loads(body_of(response))["type"] == f"urn:mockserver:problem:{kind}"
+
+
+def test_an_endless_head_is_cut_off(live_server: LiveServer) -> None:
+    # Each header is under the limit, but the head never ends: the server must stop
+    # reading (and answer 431) long before 64 MB, whatever the socket buffers hold.
+    cap = 64_000_000
+    sent = 0
+    with (
+        socket.create_connection(address(live_server), timeout=30) as sock,
+        contextlib.suppress(OSError),
+    ):
+        sock.sendall(b"GET / HTTP/1.1\r\n")
+        while sent < cap:
+            sock.sendall(b"X-A: " + b"a" * 1000 + b"\r\n")
+            sent += 1007
+    assert sent < cap
 
 
 # -- fuzzing the HTTP surface ---------------------------------------------------------------
