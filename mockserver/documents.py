@@ -3,18 +3,18 @@
 Nothing here compiles anything (that is `spec.py`), and this module imports no more than
 PyYAML, so it can run in a process of its own. `mockserver serve` does that: the check
 with openapi-spec-validator costs ~0.35 s to import and ~0.1 s for the four bundled
-specs, so `SpecCheck` runs it in a child process started before the server's own
+specs, so `SpecCheck` runs it in a child process forked before the server's own
 imports, and the server waits for its verdict before it serves (time to the first
 answer on all four specs went from 0.87-1.06 s to 0.72-0.88 s on the bench machine).
-`python -m mockserver.documents PATH...` is that child: it exits 0 when every document
-is valid, else 1 with the error on stdout.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-import subprocess
-import sys
+import os
+import signal
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -96,52 +96,77 @@ def check_files(paths: Iterable[Path]) -> None:
 
 
 class SpecCheck:
-    """`check_files` in a child process, started now and waited for with `result`."""
+    """`check_files` in a child process, started now and waited for with `result`.
+
+    The child is forked from this process, so it starts with what is already imported
+    (no new interpreter, ~65 ms less than `python -m`), and writes its verdict to a pipe:
+    nothing for a pass, else the error as JSON. A process that already runs threads is
+    not forked (a thread holding a lock at the fork would leave the child stuck on it):
+    there, and where there is no fork, `result` checks in this process.
+    """
 
     def __init__(self, paths: Sequence[Path]) -> None:
         self.paths = list(paths)
-        self.process: subprocess.Popen[str] | None
+        self.pid: int | None = None
+        self._verdict: int | None = None
+        if not hasattr(os, "fork") or threading.active_count() > 1:
+            return
         try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "mockserver.documents", *map(str, self.paths)],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
+            read_end, write_end = os.pipe()
+        except OSError:
+            return
+        try:
+            pid = os.fork()
         except OSError:  # no child process here: `result` checks in this one
-            self.process = None
+            os.close(read_end)
+            os.close(write_end)
+            return
+        if pid == 0:  # the child: check, report, and leave without running anything else
+            os.close(read_end)
+            os._exit(_check_in_child(self.paths, write_end))
+        os.close(write_end)
+        self.pid, self._verdict = pid, read_end
 
-    def result(self, timeout: float = 120) -> None:
+    def result(self) -> None:
         """Return once every document passed; else raise the first `SpecError`."""
-        if self.process is None:
+        if self.pid is None or self._verdict is None:
             check_files(self.paths)
             return
-        out, _ = self.process.communicate(timeout=timeout)
-        if self.process.returncode == 0:
+        with os.fdopen(self._verdict, "rb") as verdict:
+            self._verdict = None
+            out = verdict.read()
+        _, status = os.waitpid(self.pid, 0)
+        self.pid = None
+        code = os.waitstatus_to_exitcode(status)
+        if code == 0:
             return
-        if self.process.returncode == 1 and out.strip():
-            raise _parse_error(out.strip())
+        if code == 1 and out.strip():
+            raise _parse_error(out.decode("utf-8"))
         check_files(self.paths)  # the child failed, not a spec: check here, as without it
 
     def cancel(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.communicate()
+        if self.pid is not None:
+            with contextlib.suppress(OSError):
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+            self.pid = None
+        if self._verdict is not None:
+            os.close(self._verdict)
+            self._verdict = None
+
+
+def _check_in_child(paths: list[Path], write_end: int) -> int:
+    try:
+        check_files(paths)
+    except SpecError as exc:
+        error = {"source": exc.source, "place": exc.place, "message": exc.message}
+        os.write(write_end, json.dumps(error).encode("utf-8"))
+        return 1
+    except BaseException:  # anything else: the parent checks again, and reports it
+        return 2
+    return 0
 
 
 def _parse_error(text: str) -> SpecError:
     fields = json.loads(text)
     return SpecError(fields["source"], fields["place"], fields["message"])
-
-
-def main(argv: Sequence[str]) -> int:
-    try:
-        check_files(Path(arg) for arg in argv)
-    except SpecError as exc:
-        print(json.dumps({"source": exc.source, "place": exc.place, "message": exc.message}))
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

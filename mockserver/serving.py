@@ -87,6 +87,8 @@ class MockProtocol(HttpToolsProtocol):
 
     _deadline: asyncio.TimerHandle | None = None
     _refusal: problems.MockError | None = None
+    on_lost: Callable[[], None] | None = None
+    """Called once when the connection is gone (`_SharingServer` counts with it)."""
     _in_head = True
     _head_bytes = 0
     _fields = 0
@@ -99,6 +101,9 @@ class MockProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
+        on_lost, self.on_lost = self.on_lost, None
+        if on_lost is not None:
+            on_lost()
 
     def _arm(self) -> None:
         if self._deadline is None:
@@ -265,6 +270,9 @@ class _SharingServer(Server):
     RECHECK = 0.005
     """Seconds between looks at the shares while this worker is at its share."""
 
+    BURST = 128
+    """Most connections taken in one turn of the loop."""
+
     STARTING = 2.0
     """Seconds after its start during which a worker expects the siblings gunicorn forks
     after it (0-0.1 s apart): until they are all up, it takes at most `SLACK` more
@@ -277,7 +285,8 @@ class _SharingServer(Server):
         self.slot: int | None = None
         self._listeners: list[Any] = []
         self._watching = False
-        self._pending = 0
+        self._open = 0
+        """Connections accepted and not yet gone."""
         self._started = time.monotonic()
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -316,13 +325,10 @@ class _SharingServer(Server):
                 self._loop.remove_reader(sock.fileno())
         self._watching = False
 
-    def _held(self) -> int:
-        return len(self.server_state.connections) + self._pending
-
     def _may_accept(self) -> bool:
         if self.shares is None or self.slot is None:
             return True
-        held = self._held()
+        held = self._open
         missing = (
             time.monotonic() - self._started < self.STARTING
             and self.shares.present(exclude=self.slot) < self.workers - 1
@@ -338,41 +344,51 @@ class _SharingServer(Server):
             self._loop.call_later(self.RECHECK, self._recheck)  # type: ignore[union-attr]
 
     def _accept(self, listener: Any) -> None:
+        """Take the connections waiting, up to this worker's share. All of them in one go:
+        a worker busy with requests gets here once per turn of its loop (tens of ms at 64
+        connections), and one connection per turn left the last of a burst waiting ~0.5 s."""
         loop = self._loop
         assert loop is not None
-        if not self._may_accept():
-            self._unwatch()
-            loop.call_later(self.RECHECK, self._recheck)
-            return
-        try:
-            sock, _ = listener.accept()
-        except (BlockingIOError, InterruptedError, ConnectionAbortedError):
-            return  # a sibling took it
-        except OSError as exc:
-            logger.warning("accept failed: %s", exc)
-            return
-        sock.setblocking(False)
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._pending += 1
-        if self.shares is not None and self.slot is not None:
-            self.shares.counts[self.slot] = self._held()
-        task = loop.create_task(loop.connect_accepted_socket(self._protocol, sock))
-        task.add_done_callback(self._connected)
+        for _ in range(self.BURST):
+            if not self._may_accept():
+                self._unwatch()
+                loop.call_later(self.RECHECK, self._recheck)
+                return
+            try:
+                sock, _ = listener.accept()
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                return  # none left, or a sibling took it
+            except OSError as exc:
+                logger.warning("accept failed: %s", exc)
+                return
+            sock.setblocking(False)
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._open += 1
+            if self.shares is not None and self.slot is not None:
+                self.shares.counts[self.slot] = self._open
+            task = loop.create_task(loop.connect_accepted_socket(self._protocol, sock))
+            task.add_done_callback(self._connected)
 
     def _connected(self, task: asyncio.Task[Any]) -> None:
-        self._pending -= 1
-        if not task.cancelled() and task.exception() is not None:
-            logger.warning("could not set up a connection: %s", task.exception())
+        if task.cancelled() or task.exception() is not None:
+            self._gone()  # no protocol took the socket, so none will report it gone
+            if not task.cancelled():
+                logger.warning("could not set up a connection: %s", task.exception())
+
+    def _gone(self) -> None:
+        self._open -= 1
 
     def _protocol(self) -> asyncio.Protocol:
-        """What uvicorn's own listener would make for a connection."""
+        """What uvicorn's own listener would make for a connection, reporting its end."""
         protocol: asyncio.Protocol = self.config.http_protocol_class(  # type: ignore[call-arg]
             config=self.config,
             server_state=self.server_state,
             app_state=self.lifespan.state,
             _loop=self._loop,
         )
+        if isinstance(protocol, MockProtocol):
+            protocol.on_lost = self._gone
         return protocol
 
 

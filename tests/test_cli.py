@@ -89,10 +89,10 @@ def test_serve_refuses_a_spec_the_openapi_check_refuses(
 def test_the_spec_check_runs_here_when_no_child_process_can(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def no_children(*args: object, **kwargs: object) -> None:
+    def no_children() -> int:
         raise OSError("no processes left")
 
-    monkeypatch.setattr(documents.subprocess, "Popen", no_children)
+    monkeypatch.setattr(documents.os, "fork", no_children)
     documents.SpecCheck([MINI]).result()  # valid: returns
     bad = tmp_path / "bad.yaml"
     bad.write_text("openapi: 3.1.0\ninfo: {title: x}\npaths: {}\n", encoding="utf-8")

@@ -238,6 +238,12 @@ class AsgiAnswer:
         self.received = 0
         scope = {
             "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1",
+            "scheme": "http",
+            "server": ("127.0.0.1", 4010),
+            "client": ("127.0.0.1", 50000),
+            "root_path": "",
             "method": method,
             "path": path,
             "raw_path": path.encode(),
