@@ -1,22 +1,32 @@
-"""The WSGI path of every API request: environ -> `RequestRecord` -> `Engine` -> bytes.
+"""The path of every API request: request -> `RequestRecord` -> `Engine` -> answer.
 
-API requests are the hot path, so they do not go through Flask: `Gateway` reads the
-WSGI environ straight into a `RequestRecord`, hands it to the engine, and writes the
-`Reply` (or the problem document of a `MockError`) back with `start_response`. It then
+API requests are the hot path, so they do not go through Flask. `Gateway.exchange` is
+the core, free of any server: it reads the request through the readers it is given,
+hands the `RequestRecord` to the engine, and shapes the `Reply` (or the problem
+document of a `MockError`) into status, headers and bytes; `Gateway.journal` then
 journals the exchange (the journal's writer thread also writes the access log line).
+Two forms serve it:
+
+* `AsgiGateway`, what `mockserver serve` runs (under uvicorn workers, `serving.py`):
+  the request comes from the ASGI scope and messages, `X-Mock-Delay` waits on the event
+  loop, and a network fault goes to the connection (`faults.TransportFaults`);
+* `Gateway` itself, a WSGI app: what `app.test_client()` and WSGI servers run. It
+  cannot reach the connection, so it answers a network fault with 501.
+
 Only `/__mock/` admin routes reach the Flask app.
 
-Why: under gunicorn on 2 cores, Flask's request context, dispatch, hooks and response
-object cost about as much as the engine itself for a small request (bench/PROFILE.md):
-in-process, a valid Huawei POST took ~650-800 µs through Flask and ~250-300 µs here.
+Why: on 2 cores, Flask's request context, dispatch, hooks and response object cost
+about as much as the engine itself for a small request (bench/PROFILE.md): in-process,
+a valid Huawei POST took ~650-800 µs through Flask and ~250-300 µs here.
 
-What Werkzeug did for these requests is done here the same way, and tests/test_gateway.py
-compares the two on the same requests:
+The WSGI form reads what Werkzeug did for these requests the same way, and
+tests/test_gateway.py compares the two on the same requests (and the ASGI form's
+answers with the WSGI form's):
 
 * the path is PATH_INFO as UTF-8 (bad bytes replaced), leading slashes folded to one;
 * the query is parsed with blank values kept, bad percent-escapes left as they are;
 * headers are the environ's `HTTP_*` keys plus Content-Type and Content-Length, with
-  lower-cased, dash-separated names;
+  lower-cased, dash-separated names (ASGI: a repeated header's values joined by ",");
 * the body is read once, at most `max_body` bytes, else 413 (by Content-Length, or
   while a chunked body is read);
 * the status line carries Werkzeug's reason phrase; HEAD, 1xx, 204 and 304 answers

@@ -7,12 +7,14 @@ master process, before the workers fork, so every worker starts with everything
 compiled. SIGTERM and SIGINT both stop gracefully: requests in flight are finished, then
 the process exits 0.
 
-Why this server (bench/servers.md, bench/README.md): on 2 cores, gunicorn's threaded
-worker spent ~0.4 ms of CPU per request on its own (its Python HTTP parser, its thread
-pool hand-offs, the GIL passed between 16 threads) against ~0.15-0.3 ms for the mock's
-engine; uvicorn with httptools spends ~0.04 ms. An API request is CPU-bound and short,
-so it runs inline on the loop; an `X-Mock-Delay` waits with `asyncio.sleep`, holding no
-thread; `/__mock/` admin requests run on a small thread pool (`--threads`).
+Why this server (bench/README.md, bench/servers.md): on 2 cores, gunicorn's threaded
+worker spent ~0.4-0.5 ms of CPU per request on its own (its Python HTTP parser, its
+thread pool hand-offs, the GIL passed between 16 threads: a bare Flask view cost 0.58
+ms per request under it), more than the mock's engine (~0.12-0.33 ms). Under uvicorn
+with httptools a bare ASGI app served ~27,000 req/s on 1.5 cores (~0.06 ms a request).
+An API request is CPU-bound and short, so it runs inline on the loop; an `X-Mock-Delay`
+waits with `asyncio.sleep`, holding no thread; `/__mock/` admin requests run on a small
+thread pool (`--threads`).
 
 `MockProtocol` is uvicorn's httptools protocol with what a mock facing hostile clients
 needs and uvicorn does not do:

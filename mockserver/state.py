@@ -24,6 +24,7 @@ is always in the journal, whichever worker answered it.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ctypes
 import json
 import logging
@@ -40,6 +41,11 @@ from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.sharedctypes import RawArray, RawValue
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: SQLite's own locking only
+    fcntl = None  # type: ignore[assignment]
 
 DEFAULT_SESSION = "default"
 
@@ -194,9 +200,16 @@ _INSERT_ROWS = (
     "INSERT INTO journal (session, at, api, operation_id, method, path, status, entry) VALUES "
 )
 _ROW_PLACEHOLDERS = "(?, ?, ?, ?, ?, ?, ?, ?)"
-_CHUNK_SIZES = (256, 32, 4, 1)
-"""Rows per INSERT: a few fixed sizes, so sqlite3's statement cache keeps four statements
-(256 rows x 8 values stays under SQLite's limit of 32,766 parameters)."""
+_CHUNK_SIZES = (256, 128, 64, 32, 16, 8, 4, 2, 1)
+"""Rows per INSERT: powers of two, so a batch takes at most one statement per bit of its
+size (13 rows: 8 + 4 + 1) and sqlite3's statement cache keeps a few statements (256 rows
+x 8 values stays under SQLite's limit of 32,766 parameters)."""
+_UPSERT_COVERAGE = "INSERT INTO coverage (session, api, operation_id, kind, key, count) VALUES "
+_COVERAGE_PLACEHOLDERS = "(?, ?, ?, ?, ?, ?)"
+_ON_COVERAGE_CONFLICT = (
+    " ON CONFLICT (session, api, operation_id, kind, key) DO UPDATE SET count = count + "
+    "excluded.count"
+)
 
 
 def _chunks(total: int) -> Iterator[tuple[int, int]]:
@@ -255,12 +268,14 @@ class StateStore:
         self._lock = threading.Lock()
         self._pid = -1
         self._conn: sqlite3.Connection | None = None
+        self._lock_fd: int | None = None
         # The journal writes on a connection of their own, so that a batch being written
         # never holds up a request thread's read of scenarios or counters (WAL: readers
         # don't wait for a writer). Measured: 190 us per request spent waiting on one lock.
         self._journal_lock = threading.Lock()
         self._journal_pid = -1
         self._journal_conn: sqlite3.Connection | None = None
+        self._journal_lock_fd: int | None = None
         self._ledger = Ledger()
         self._changes = RawValue(ctypes.c_int64, 0)
         self._changes_lock = multiprocessing.Lock()
@@ -283,32 +298,61 @@ class StateStore:
         """This process's connection (a forked child opens its own); under `_lock`."""
         if self._conn is None or self._pid != os.getpid():
             self._conn, self._pid = self._open(), os.getpid()
+            self._lock_fd = self._open_lock_file(self._lock_fd)
         return self._conn
 
     def _journal_connection(self) -> sqlite3.Connection:
         """This process's connection for journal writes; under `_journal_lock`."""
         if self._journal_conn is None or self._journal_pid != os.getpid():
             self._journal_conn, self._journal_pid = self._open(), os.getpid()
+            self._journal_lock_fd = self._open_lock_file(self._journal_lock_fd)
         return self._journal_conn
+
+    def _open_lock_file(self, inherited: int | None) -> int:
+        """The write lock's file, kept open as long as the connection it goes with. An fd
+        a forked process inherited shares its parent's lock: this process needs its own
+        (closing the copy leaves the parent's lock alone)."""
+        if inherited is not None:
+            os.close(inherited)
+        return os.open(str(self.path) + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _writing(lock_fd: int | None) -> Iterator[None]:
+        """Hold the state's write lock (an flock, one per connection) around a write.
+
+        SQLite lets one connection write at a time and makes the others retry with
+        sleeps of up to 100 ms (its busy handler): a journal batch of one worker waited
+        up to 0.4 s on another's, its queue filled, and requests stalled for a second
+        (bench/README.md). Waiting on an flock instead wakes the moment the lock is
+        free, and the kernel lets it go if its process dies."""
+        if fcntl is None or lock_fd is None:
+            yield
+            return
+        fcntl.flock(lock_fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_fd, fcntl.LOCK_UN)
 
     # -- counters --------------------------------------------------------------------
     def increment(self, session: str, key: str) -> int:
         """Add one call to `key` and return the new count (1 for the first call)."""
         with self._lock:
-            row = (
-                self._connection()
-                .execute(
+            conn = self._connection()
+            with self._writing(self._lock_fd):
+                row = conn.execute(
                     "INSERT INTO counters (session, key, count) VALUES (?, ?, 1) "
                     "ON CONFLICT (session, key) DO UPDATE SET count = count + 1 RETURNING count",
                     (session, key),
-                )
-                .fetchone()
-            )
+                ).fetchone()
         return int(row[0])
 
     def reset_counters(self, session: str) -> None:
         with self._lock:
-            self._connection().execute("DELETE FROM counters WHERE session = ?", (session,))
+            conn = self._connection()
+            with self._writing(self._lock_fd):
+                conn.execute("DELETE FROM counters WHERE session = ?", (session,))
 
     # -- scenarios -------------------------------------------------------------------------
     def scenarios_changes(self) -> int:
@@ -331,21 +375,26 @@ class StateStore:
         """Replace a session's scenarios and restart its counters."""
         with self._lock:
             conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.execute(
-                    "INSERT INTO scenarios (session, document, version) VALUES (?, ?, 1) "
-                    "ON CONFLICT (session) DO UPDATE SET document = excluded.document, "
-                    "version = version + 1",
-                    (session, json.dumps(document)),
-                )
-                conn.execute("DELETE FROM counters WHERE session = ?", (session,))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+            with self._writing(self._lock_fd):
+                self._set_scenarios(conn, session, document)
         with self._changes_lock:  # after the commit: a reader that sees it reads the new one
             self._changes.value += 1
+
+    @staticmethod
+    def _set_scenarios(conn: sqlite3.Connection, session: str, document: Any) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(
+                "INSERT INTO scenarios (session, document, version) VALUES (?, ?, 1) "
+                "ON CONFLICT (session) DO UPDATE SET document = excluded.document, "
+                "version = version + 1",
+                (session, json.dumps(document)),
+            )
+            conn.execute("DELETE FROM counters WHERE session = ?", (session,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
     def clear_scenarios(self, session: str) -> None:
         self.set_scenarios(session, None)
@@ -398,11 +447,12 @@ class StateStore:
         """Append journal entries in one transaction, drop the oldest beyond each one's
         limit, count their coverage keys.
 
-        Few statements, whatever the batch: rows go in by multi-row INSERTs and coverage
-        keys are summed first. sqlite3 gives up the GIL around every statement step and
-        must win it back from the request threads each time; a row per step (and three
-        coverage upserts per row) left this thread so far behind at ~3,000 requests/s
-        that its queue filled and held up requests (bench/README.md)."""
+        Few statements, whatever the batch: rows and coverage keys (summed first) go in
+        by multi-row statements, and the oldest rows go in one DELETE. sqlite3 gives up
+        the GIL around every statement step and must win it back from the requests each
+        time, which under load can take a switch interval (5 ms): a row per step (and a
+        coverage upsert per key) left this thread so far behind that its queue filled and
+        held up requests (bench/README.md)."""
         rows = [
             (
                 session,
@@ -419,27 +469,38 @@ class StateStore:
         counts = Counter((session, *key) for session, _, _, keys in entries for key in keys)
         with self._journal_lock:
             conn = self._journal_connection()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                limit = min(entry[2] for entry in entries)
-                for start, size in _chunks(len(rows)):
-                    conn.execute(
-                        _INSERT_ROWS + ", ".join([_ROW_PLACEHOLDERS] * size),
-                        [value for row in rows[start : start + size] for value in row],
-                    )
-                newest = int(conn.execute("SELECT max(id) FROM journal").fetchone()[0] or 0)
-                if newest > limit:
-                    conn.execute("DELETE FROM journal WHERE id <= ?", (newest - limit,))
-                conn.executemany(
-                    "INSERT INTO coverage (session, api, operation_id, kind, key, count) "
-                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (session, api, operation_id, kind, key) "
-                    "DO UPDATE SET count = count + excluded.count",
-                    [(*key, count) for key, count in counts.items()],
+            with self._writing(self._journal_lock_fd):
+                self._write_rows(conn, rows, counts, min(entry[2] for entry in entries))
+
+    @staticmethod
+    def _write_rows(
+        conn: sqlite3.Connection,
+        rows: list[tuple[Any, ...]],
+        counts: Counter[tuple[str, str, str, str, str]],
+        limit: int,
+    ) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for start, size in _chunks(len(rows)):
+                conn.execute(
+                    _INSERT_ROWS + ", ".join([_ROW_PLACEHOLDERS] * size),
+                    [value for row in rows[start : start + size] for value in row],
                 )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+            conn.execute(
+                "DELETE FROM journal WHERE id <= (SELECT max(id) FROM journal) - ?", (limit,)
+            )
+            covered = [(*key, count) for key, count in counts.items()]
+            for start, size in _chunks(len(covered)):
+                conn.execute(
+                    _UPSERT_COVERAGE
+                    + ", ".join([_COVERAGE_PLACEHOLDERS] * size)
+                    + _ON_COVERAGE_CONFLICT,
+                    [value for key in covered[start : start + size] for value in key],
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
     def journal(self, session: str, filters: dict[str, Any], limit: int) -> list[dict[str, Any]]:
         """Entries of a session, oldest first, matching every filter given."""
@@ -510,8 +571,9 @@ class StateStore:
         self.settle()
         with self._lock:
             conn = self._connection()
-            conn.execute("DELETE FROM journal WHERE session = ?", (session,))
-            conn.execute("DELETE FROM coverage WHERE session = ?", (session,))
+            with self._writing(self._lock_fd):
+                conn.execute("DELETE FROM journal WHERE session = ?", (session,))
+                conn.execute("DELETE FROM coverage WHERE session = ?", (session,))
 
     def _stop_writer(self) -> None:
         """Write what this process still holds, then close the after-write hook."""
@@ -531,6 +593,13 @@ class StateStore:
         if self._journal_conn is not None and self._journal_pid == os.getpid():
             self._journal_conn.close()
             self._journal_conn = None
+        for lock_fd, pid in (
+            (self._lock_fd, self._pid),
+            (self._journal_lock_fd, self._journal_pid),
+        ):
+            if lock_fd is not None and pid == os.getpid():
+                os.close(lock_fd)
+        self._lock_fd = self._journal_lock_fd = None
         if self._owned and self._pid in (-1, os.getpid()):
-            for suffix in ("", "-wal", "-shm"):
+            for suffix in ("", "-wal", "-shm", ".lock"):
                 Path(str(self.path) + suffix).unlink(missing_ok=True)

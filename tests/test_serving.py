@@ -1,11 +1,14 @@
-"""Serving: worker processes share the connections between them."""
+"""Serving: worker processes share the connections between them, and stop gracefully."""
 
 from __future__ import annotations
 
 import os
+import select
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -120,3 +123,37 @@ def test_connections_closed_by_network_faults_are_counted_once() -> None:
         for sock in sockets:
             sock.close()
         assert server.stop() == 0
+
+
+def _read_by_the_server(port: int, client_port: int) -> bool:
+    """The server's end of the connection has nothing left to read (Linux /proc)."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local, remote = fields[1].rsplit(":", 1)[1], fields[2].rsplit(":", 1)[1]
+            if int(local, 16) == port and int(remote, 16) == client_port:
+                return int(fields[4].split(":")[1], 16) == 0
+    return False
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's /proc")
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
+def test_a_stop_finishes_the_requests_in_flight(signal_name: str) -> None:
+    server = LiveServer("--workers", "1")
+    parts = urlsplit(server.url)
+    assert parts.hostname is not None and parts.port is not None
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+        sock.sendall(f"GET {EVENTS} HTTP/1.1\r\nHost: t\r\nX-Mock-Delay: 1500\r\n\r\n".encode())
+        client_port = sock.getsockname()[1]
+        deadline = time.monotonic() + 20
+        while not _read_by_the_server(parts.port, client_port):  # the request is in flight
+            assert time.monotonic() < deadline, "the server never read the request"
+            select.select([sock], [], [], 0.005)  # nothing comes back before the delay ends
+        server.process.send_signal(getattr(signal, signal_name))
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(65536)
+            assert chunk, "the server closed the connection without answering"
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert server.stop() == 0
