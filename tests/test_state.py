@@ -239,3 +239,26 @@ def test_entries_come_back_as_they_were_recorded(store: StateStore) -> None:
     assert entry["body"] == {"é": ["ü", 1.5, None, True, 10**30], "n": 3}
     (page,) = store.journal_pages("s", {}, 10)
     assert json.loads(page[0]) == entry and "é" in page[0]  # JSON as sent, not \\u-escaped
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="flock is POSIX")
+def test_writes_wait_for_the_write_lock_another_process_holds(store: StateStore) -> None:
+    import fcntl
+    import threading
+
+    store.increment("s", "warm")  # opens this process's connection and its lock file
+    other = os.open(str(store.path) + ".lock", os.O_RDWR)  # as another process holds it
+    fcntl.flock(other, fcntl.LOCK_EX)
+    done: list[int] = []
+    try:
+        writer = threading.Thread(target=lambda: done.append(store.increment("s", "k")))
+        writer.start()
+        writer.join(timeout=0.5)
+        assert writer.is_alive() and not done  # it waits on the lock, not in SQLite
+    finally:
+        fcntl.flock(other, fcntl.LOCK_UN)
+        os.close(other)
+    writer.join(timeout=30)
+    assert done == [1]
+    store.record("s", row(1), 100, [("demo", "op", "status", "200")])
+    assert paths(store) == ["/items/1"]  # the journal's writer takes the lock too
