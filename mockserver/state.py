@@ -7,14 +7,17 @@ connection after the fork, each write is one short transaction, and counters are
 incremented with a single atomic `UPDATE ... RETURNING`.
 
 Measured here (2 cores, 5,000 calls): an increment costs about 20 us and reading the
-scenarios about 5 us. Alone, small next to the rest of a request; but 16 threads queued
-on the connection's lock to read scenarios on every request, so a change counter in
-shared memory now says when a process's compiled scenarios are stale.
+scenarios about 5 us. Alone, small next to the rest of a request; but under the threaded
+server, 16 threads queued on the connection's lock to read scenarios on every request,
+so a change counter in shared memory now says when a process's compiled scenarios are
+stale.
 
 Journal entries are not written on the request path. Each process hands them to a writer
 thread of its own, which writes whatever has queued up in one transaction: with a
 transaction per request, 16 threads and several workers queued on SQLite's write lock
 (1.2-1.4 ms per write on average under 16 connections, the slowest 150 ms; bench/README.md).
+Every write takes an flock on the state file first (`StateStore._writing`), so processes
+wait for each other's writes in the kernel, not in SQLite's sleeping busy handler.
 A `Ledger` in shared memory counts, per process, the entries handed over and the entries
 written; every read of the journal or coverage first waits until each live process has
 written what it had been handed when the read began, so a request that has been answered
