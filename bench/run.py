@@ -255,7 +255,7 @@ def versions(wrk: str, prism: Path | None) -> dict[str, str]:
         out["node"] = run_quiet(["node", "--version"], timeout=10).stdout.strip()
     from importlib.metadata import version
 
-    for name in ("mockserver", "flask", "werkzeug", "gunicorn", "jsonschema"):
+    for name in ("mockserver", "flask", "werkzeug", "gunicorn", "uvicorn", "uvloop", "jsonschema"):
         try:
             out[name] = version(name)
         except Exception:

@@ -199,7 +199,18 @@ def versions(wrk: str) -> dict[str, str]:
     out: dict[str, str] = {}
     first = run_quiet([wrk, "--version"], timeout=10)
     out["wrk"] = (first.stdout + first.stderr).split("Copyright")[0].removeprefix("wrk ").strip()
-    for name in ("mockserver", "flask", "werkzeug", "gunicorn", "granian", "waitress", "gevent"):
+    for name in (
+        "mockserver",
+        "flask",
+        "werkzeug",
+        "gunicorn",
+        "uvicorn",
+        "uvloop",
+        "httptools",
+        "granian",
+        "waitress",
+        "gevent",
+    ):
         try:
             out[name] = version(name)
         except Exception:
@@ -451,7 +462,7 @@ def write_markdown(result: dict[str, Any], conclusion: str) -> str:
                 )
                 break
     lines = [
-        "# WSGI servers for mockserver (issue 6)",
+        "# Servers for mockserver (issue 6)",
         "",
         f"Measured {result['when']} by `.venv/bin/python bench/servers.py` "
         f"({s['rounds']} rounds, candidates interleaved; per server and scenario a "
@@ -466,10 +477,11 @@ def write_markdown(result: dict[str, Any], conclusion: str) -> str:
         "Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()) + ".",
         "",
         "Apps: **bare** = bench/bare_flask.py (a Flask view answering fixed bytes, the "
-        "ceiling); **mock** = the real mockserver app on all bundled specs, built as "
-        "`mockserver serve` builds it (bench/mock_app.py: shared SQLite StateStore, access "
-        "log to stdout = /dev/null, FaultMiddleware, gc.freeze) -- for MockWorker it is "
-        "`mockserver serve specs --workers 2 --threads N` itself. Scenarios: **a** Huawei "
+        "ceiling; for MockWorker its `asgi` form, the view called inline on the event "
+        "loop); **mock** = the real mockserver app on all bundled specs, built as "
+        "`mockserver serve` builds it (bench/mock_app.py, the WSGI app: shared SQLite "
+        "StateStore, access log to stdout = /dev/null, gc.freeze) -- for MockWorker it is "
+        "`mockserver serve specs --workers 2` itself. Scenarios: **a** Huawei "
         "POST /V1.0/{project_id}/events, valid 3-event body (mock: 201); **d** the same "
         "with `X-Mock-Status: 500` (mock: 500; bare ignores the header).",
         "",
@@ -477,7 +489,9 @@ def write_markdown(result: dict[str, Any], conclusion: str) -> str:
         "so one core for Python). gunicorn runs with `--keep-alive 5 --timeout 30`; sync "
         "closes the connection after every answer (wrk reconnects); gevent with "
         "`--worker-connections 1000`; granian `--interface wsgi --http 1 --runtime-threads "
-        "1 --blocking-threads N` (bt = blocking threads, the Python threads per worker).",
+        "1 --blocking-threads N` (bt = blocking threads, the Python threads per worker); "
+        "MockWorker is gunicorn's arbiter over uvicorn workers (uvloop, httptools), one "
+        "event loop each.",
         "",
         "Cells: the median over the rounds of req/s, p50 and p99, the min-max of req/s; "
         "server CPU ms/req = CPU time of the server's processes / requests (less sensitive "
