@@ -177,7 +177,10 @@ class _Compiler:
         fields = []
         for prop_name, prop_schema in properties.items():
             gen = self.compile(prop_schema, prop_name)
-            accepts = self.ctx.validator(prop_schema, for_request=False).is_valid
+            # Whether a value the client sent fits this property: only yes or no is
+            # needed, so jsonschema-rs (the request-side validator) answers, ~1-2 µs
+            # where the `jsonschema` package took ~10-15 µs per echoed field.
+            accepts = self.ctx.validator(prop_schema, for_request=True).is_valid
             fields.append((prop_name, prop_name in required, gen, accepts))
         # Required names with no declared property still need a value.
         for missing in sorted(required - set(properties)):
