@@ -316,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{platform.python_version()}, pyinstrument {pyinstrument.__version__} (sampling "
             f"every 0.2 ms); load average (1 min) at start {load_start}, at end "
             f"{Path('/proc/loadavg').read_text().split()[0]}. One thread, in-process: no "
-            "network, no gunicorn.",
+            "network, no server.",
             "",
             "| scenario | path | µs per request | calls timed |",
             "|---|---|---|---|",
@@ -328,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
             "counts for the package that called it (sqlite3 calls for sqlite3). The test "
             "client's own work (building the WSGI environ, reading the response) is in "
             "the test-client rows (package: test client) and is not paid under "
-            "gunicorn, which has its own instead.",
+            "the server, which has its own instead.",
             "",
             *sections,
         ]
