@@ -275,7 +275,7 @@ def test_a_delayed_answer_holds_up_no_one() -> None:
     try:
         for sock in delayed:
             sock.sendall(
-                b"GET /api/v1/events/query/ HTTP/1.1\r\nHost: t\r\nX-Mock-Delay: 8000\r\n\r\n"
+                b"GET /api/v1/events/query/ HTTP/1.1\r\nHost: t\r\nX-Mock-Delay: 3000\r\n\r\n"
             )
         answer = requests.get(server.url + "/api/v1/events/query/", timeout=30)
         assert answer.status_code == 200
