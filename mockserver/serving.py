@@ -129,7 +129,7 @@ class MockProtocol(HttpToolsProtocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            self._unsupported_upgrade_warning()  # served as plain HTTP, as uvicorn does
+            pass  # an Upgrade is not taken: the request is served as plain HTTP/1.1
         except httptools.HttpParserError as exc:
             self._refuse(self._refusal or _not_http(exc))
             return

@@ -397,3 +397,13 @@ def test_fuzzed_requests_never_get_a_5xx_or_hang(live_server: LiveServer, data: 
     response = exchange(live_server, data, timeout=15)
     if response:  # a request the server cannot parse at all may be closed without answer
         assert status_of(response) < 500, (data[:300], response[:300])
+
+
+def test_an_upgrade_request_is_served_as_plain_http(live_server: LiveServer) -> None:
+    response = exchange(
+        live_server,
+        b"GET /api/v1/events/query/ HTTP/1.1\r\nHost: t\r\nConnection: Upgrade, close\r\n"
+        b"Upgrade: websocket\r\n\r\n",
+    )
+    assert status_of(response) == 200
+    assert "upgrade" not in live_server.output().lower()  # nothing to warn about
