@@ -262,8 +262,8 @@ class ConnectionShares:
 
 
 class _SharingServer(Server):
-    """uvicorn's server, accepting connections itself: one at a time, and only while this
-    worker holds fewer than its share (`ConnectionShares`).
+    """uvicorn's server, accepting connections itself, and only while this worker holds
+    fewer than its share (`ConnectionShares`).
 
     uvicorn's own listener (the event loop's `create_server`) accepts every connection
     waiting whenever it wakes, so connections opened at once all land in one worker.
@@ -274,6 +274,9 @@ class _SharingServer(Server):
 
     BURST = 128
     """Most connections taken in one turn of the loop."""
+
+    BACKOFF = 0.5
+    """Seconds before accepting again after an accept failed (EMFILE, ENOBUFS, ...)."""
 
     STARTING = 2.0
     """Seconds after its start during which a worker expects the siblings gunicorn forks
@@ -360,8 +363,10 @@ class _SharingServer(Server):
                 sock, _ = listener.accept()
             except (BlockingIOError, InterruptedError, ConnectionAbortedError):
                 return  # none left, or a sibling took it
-            except OSError as exc:
-                logger.warning("accept failed: %s", exc)
+            except OSError as exc:  # out of file descriptors, say: the connection stays queued
+                logger.warning("accept failed: %s; trying again in %.1f s", exc, self.BACKOFF)
+                self._unwatch()  # else the listener, still readable, would spin the loop
+                loop.call_later(self.BACKOFF, self._recheck)
                 return
             sock.setblocking(False)
             with contextlib.suppress(OSError):

@@ -10,6 +10,7 @@ import contextlib
 import json
 import select
 import socket
+import sys
 import threading
 from collections.abc import Iterator
 from urllib.parse import urlsplit
@@ -19,6 +20,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mockserver.serving import _SharingServer
 from tests.conftest import LiveServer
 
 HUAWEI = "/V1.0/p1/events"
@@ -407,3 +409,40 @@ def test_an_upgrade_request_is_served_as_plain_http(live_server: LiveServer) -> 
     )
     assert status_of(response) == 200
     assert "upgrade" not in live_server.output().lower()  # nothing to warn about
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="file-descriptor limits as on Linux")
+def test_a_flood_past_the_file_descriptor_limit_does_not_spin_or_stop_the_server() -> None:
+    import resource
+    import time
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (96, hard))  # the server inherits it
+    try:
+        server = LiveServer("--workers", "1")
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    flood: list[socket.socket] = []
+    try:
+        for _ in range(200):  # more than the worker can accept: the rest wait in the queue
+            flood.append(socket.create_connection(address(server), timeout=10))
+        # The worker is out of descriptors while the flood holds: it must log, pause and
+        # retry, not retry at once in a loop (tens of thousands of lines a second).
+        seen: dict[int, float] = {}
+        deadline = time.monotonic() + 20
+        while len(seen) < 2:
+            assert time.monotonic() < deadline, "the worker never ran out of descriptors"
+            failures = server.output().count("accept failed")
+            for count in range(1, min(failures, 2) + 1):
+                seen.setdefault(count, time.monotonic())
+            select.select([], [], [], 0.005)
+        assert seen[2] - seen[1] >= _SharingServer.BACKOFF * 0.8
+        for sock in flood:
+            sock.close()
+        flood.clear()
+        answer = requests.get(server.url + "/api/v1/events/query/", timeout=30)
+        assert answer.status_code == 200
+    finally:
+        for sock in flood:
+            sock.close()
+        assert server.stop() == 0
