@@ -48,7 +48,7 @@ from werkzeug.urls import iri_to_uri
 
 from mockserver import journal, problems
 from mockserver.engine import SESSION_HEADER, Engine, Outcome
-from mockserver.faults import EXTENSION, TransportFaults
+from mockserver.faults import EXTENSION, Headers, TransportFaults
 from mockserver.problems import MockError
 from mockserver.responder import serialise
 from mockserver.state import DEFAULT_SESSION
@@ -60,7 +60,6 @@ ADMIN_PREFIX = "/__mock/"
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
-Headers = list[tuple[str, str]]
 
 _NO_BODY_METHODS = frozenset({"HEAD"})
 _URI_HEADERS = frozenset({"location", "content-location"})
@@ -104,6 +103,18 @@ def _too_large(max_body: int) -> problems.BodyTooLarge:
     )
 
 
+def declared_length(headers: dict[str, str]) -> int | None:
+    """The body's length as Content-Length declares it (0 if unreadable); None when there
+    is none to go by (no header, or a chunked body)."""
+    length_text = headers.get("content-length")
+    if length_text is None or "chunked" in headers.get("transfer-encoding", "").lower():
+        return None
+    try:
+        return max(0, int(length_text.strip()))
+    except ValueError:
+        return 0
+
+
 def read_body(environ: dict[str, Any], headers: dict[str, str], max_body: int) -> bytes:
     """The whole request body, or `BodyTooLarge` past `max_body` bytes.
 
@@ -113,16 +124,12 @@ def read_body(environ: dict[str, Any], headers: dict[str, str], max_body: int) -
     stream = environ.get("wsgi.input")
     if stream is None:
         return b""
-    chunked = "chunked" in headers.get("transfer-encoding", "").lower()
-    length_text = headers.get("content-length")
-    if length_text is not None and not chunked:
-        try:
-            length = max(0, int(length_text.strip()))
-        except ValueError:
-            length = 0
+    length = declared_length(headers)
+    if length is not None:
         if length > max_body:
             raise _too_large(max_body)
         return stream.read(length) if length else b""
+    chunked = "chunked" in headers.get("transfer-encoding", "").lower()
     if not chunked and not environ.get("wsgi.input_terminated"):
         return b""  # no length and nothing to end the stream: there is no body
     data: bytes = stream.read(max_body + 1)
@@ -162,15 +169,8 @@ class Exchange:
     @property
     def bodyless(self) -> bool:
         """HEAD, 1xx, 204 and 304 answers carry no body."""
-        return (
-            self.method in _NO_BODY_METHODS
-            or 100 <= self.status < 200
-            or self.status
-            in (
-                204,
-                304,
-            )
-        )
+        status = self.status
+        return self.method in _NO_BODY_METHODS or 100 <= status < 200 or status in (204, 304)
 
 
 class Gateway:
@@ -339,14 +339,9 @@ class ClientGone(Exception):
 async def receive_body(receive: Receive, headers: dict[str, str], max_body: int) -> bytes:
     """The whole request body from ASGI messages, or `BodyTooLarge` past `max_body`.
     A Content-Length over the limit is refused before anything is read."""
-    length_text = headers.get("content-length")
-    if length_text is not None and "chunked" not in headers.get("transfer-encoding", "").lower():
-        try:
-            length = int(length_text.strip())
-        except ValueError:
-            length = 0
-        if length > max_body:
-            raise _too_large(max_body)
+    length = declared_length(headers)
+    if length is not None and length > max_body:
+        raise _too_large(max_body)
     chunks: list[bytes] = []
     size = 0
     while True:

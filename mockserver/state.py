@@ -224,6 +224,33 @@ def _chunks(total: int) -> Iterator[tuple[int, int]]:
             start += size
 
 
+def _insert_many(
+    conn: sqlite3.Connection,
+    head: str,
+    placeholders: str,
+    rows: Sequence[tuple[Any, ...]],
+    tail: str = "",
+) -> None:
+    """`head` VALUES `rows` `tail`, by multi-row statements of `_CHUNK_SIZES` rows."""
+    for start, size in _chunks(len(rows)):
+        conn.execute(
+            head + ", ".join([placeholders] * size) + tail,
+            [value for row in rows[start : start + size] for value in row],
+        )
+
+
+@contextlib.contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back if anything fails."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
 def _pack(row: dict[str, Any]) -> bytes:
     """A journal entry as stored: `marshal`, not JSON.
 
@@ -385,8 +412,7 @@ class StateStore:
 
     @staticmethod
     def _set_scenarios(conn: sqlite3.Connection, session: str, document: Any) -> None:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _transaction(conn):
             conn.execute(
                 "INSERT INTO scenarios (session, document, version) VALUES (?, ?, 1) "
                 "ON CONFLICT (session) DO UPDATE SET document = excluded.document, "
@@ -394,10 +420,6 @@ class StateStore:
                 (session, json.dumps(document)),
             )
             conn.execute("DELETE FROM counters WHERE session = ?", (session,))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     def clear_scenarios(self, session: str) -> None:
         self.set_scenarios(session, None)
@@ -482,28 +504,15 @@ class StateStore:
         counts: Counter[tuple[str, str, str, str, str]],
         limit: int,
     ) -> None:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for start, size in _chunks(len(rows)):
-                conn.execute(
-                    _INSERT_ROWS + ", ".join([_ROW_PLACEHOLDERS] * size),
-                    [value for row in rows[start : start + size] for value in row],
-                )
+        with _transaction(conn):
+            _insert_many(conn, _INSERT_ROWS, _ROW_PLACEHOLDERS, rows)
             conn.execute(
                 "DELETE FROM journal WHERE id <= (SELECT max(id) FROM journal) - ?", (limit,)
             )
             covered = [(*key, count) for key, count in counts.items()]
-            for start, size in _chunks(len(covered)):
-                conn.execute(
-                    _UPSERT_COVERAGE
-                    + ", ".join([_COVERAGE_PLACEHOLDERS] * size)
-                    + _ON_COVERAGE_CONFLICT,
-                    [value for key in covered[start : start + size] for value in key],
-                )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+            _insert_many(
+                conn, _UPSERT_COVERAGE, _COVERAGE_PLACEHOLDERS, covered, _ON_COVERAGE_CONFLICT
+            )
 
     def journal(self, session: str, filters: dict[str, Any], limit: int) -> list[dict[str, Any]]:
         """Entries of a session, oldest first, matching every filter given."""
