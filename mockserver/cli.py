@@ -5,7 +5,7 @@ so a container is configured without rebuilding; a flag on the command line wins
 
 This module imports nothing heavy at the top: `serve` starts the spec check in a child
 process (`documents.SpecCheck`) first, and only then imports Flask, Faker, jsonschema
-and gunicorn, while the child works.
+and the server (gunicorn, uvicorn), while the child works.
 """
 
 from __future__ import annotations
