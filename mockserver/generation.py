@@ -20,7 +20,6 @@ import datetime as dt
 import math
 import random
 import re
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -417,8 +416,16 @@ def _fit_length(inner: Generator, low: int, high: int) -> Generator:
     return generate
 
 
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
 def _uuid(gctx: GenContext) -> str:
-    return str(uuid.UUID(int=gctx.rng.getrandbits(128), version=4))
+    """A version-4 UUID from the run's randomness: what `str(uuid.UUID(int=bits,
+    version=4))` gives (tests/test_generation.py checks), at half its cost (~1.7 µs
+    against ~3.5, three times in a Huawei answer)."""
+    text = "%032x" % (gctx.rng.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET)
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def _instant(gctx: GenContext) -> dt.datetime:

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import queue
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, TextIO
 from xml.sax.saxutils import escape, quoteattr
@@ -60,9 +62,7 @@ def build_entry(
     op = outcome.operation if outcome else None
     checked = outcome.checked if outcome else None
     return {
-        "time": dt.datetime.fromtimestamp(started, tz=dt.UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z"),
+        "time": utc_millis(started),
         "at": started,
         "method": record.method,
         "path": record.path,
@@ -83,6 +83,25 @@ def build_entry(
         "error": error,
         "durationMs": round(duration_ms, 3),
     }
+
+
+_last_second: tuple[int, str] = (-1, "")
+
+
+def utc_millis(at: float) -> str:
+    """`at` (seconds since the epoch) in ISO 8601, UTC, to the millisecond
+    (`2026-11-27T18:00:00.123Z`): what `datetime.fromtimestamp(at, UTC)` and its
+    `isoformat(timespec="milliseconds")` give, at a third of the cost. The text of
+    the second is kept from one call to the next (requests come many to a second)."""
+    global _last_second
+    fraction, whole = math.modf(at)
+    second, micros = int(whole), round(fraction * 1e6)  # datetime rounds half to even too
+    if micros >= 1_000_000:
+        second, micros = second + 1, micros - 1_000_000
+    cached = _last_second
+    if cached[0] != second:
+        cached = _last_second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    return f"{cached[1]}.{micros // 1000:03d}Z"
 
 
 def log_line(entry: dict[str, Any], log_format: str) -> str:

@@ -306,8 +306,10 @@ def parse_json(data: bytes) -> Any:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise _Invalid("encoding", f"the body is not valid UTF-8 (byte {exc.start})") from None
+    if text.startswith("\ufeff"):  # json.loads names it; the decoder alone would not
+        raise _Invalid("syntax", "the body is not valid JSON: it starts with a byte order mark")
     try:
-        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+        return _STRICT_JSON.decode(text)
     except json.JSONDecodeError as exc:
         raise _Invalid(
             "syntax",
@@ -332,3 +334,8 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
                 raise ValueError(f"duplicate key {key!r}")
             seen.add(key)
     return out
+
+
+_STRICT_JSON = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+"""Built once: `json.loads` with these arguments builds a decoder (and its scanner) at
+every call, ~2.5 µs of a Huawei request's 22 µs parse."""

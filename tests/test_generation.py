@@ -103,6 +103,15 @@ def test_formats_look_like_their_format() -> None:
     assert len(value["items"]) == 2 and len(set(value["items"])) == 2
 
 
+def test_uuids_are_what_the_uuid_module_makes_of_the_same_bits() -> None:
+    generate = compile_schema({"type": "string", "format": "uuid"}, SchemaContext("t", {}))
+    for seed in range(500):
+        bits = make_context(seed, FAKE).rng.getrandbits(128)
+        value = generate(make_context(seed, FAKE))
+        assert value == str(uuid.UUID(int=bits, version=4))
+        assert uuid.UUID(value).version == 4
+
+
 def test_recursion_is_bounded() -> None:
     generator, _ = mini_generator("Node")
 

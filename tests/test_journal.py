@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
+import random
 import subprocess
 import sys
 import threading
@@ -14,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from mockserver.journal import AccessLog, listing_json
+from mockserver.journal import AccessLog, listing_json, utc_millis
 from tests.conftest import ROOT, LiveServer
 
 TENANT = "3f2b9c1e-8d4a-4e6b-9f0a-1c2d3e4f5a6b"
@@ -291,3 +293,16 @@ def test_a_stream_nobody_reads_costs_lines_not_the_journal() -> None:
     dropped = int(notice.split()[1])
     assert dropped > 0 and len(kept) + dropped == 10
     assert kept == sorted(kept, key=lambda line: int(line.split("/items/")[1].split()[0]))
+
+
+def test_entry_times_are_what_datetime_makes_of_them() -> None:
+    def iso(at: float) -> str:
+        moment = dt.datetime.fromtimestamp(at, tz=dt.UTC)
+        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    rng = random.Random(7)
+    edges = (0.0, 0.0005, 0.0009995, 0.5, 0.9995, 0.9999994, 0.9999995, 0.9999999)
+    moments = [rng.uniform(1.7e9, 1.9e9) for _ in range(20_000)]
+    moments += [rng.randint(0, 2_000_000_000) + edge for edge in edges for _ in range(500)]
+    for at in moments:
+        assert utc_millis(at) == iso(at), at

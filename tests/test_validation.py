@@ -112,11 +112,23 @@ def post(mini: Api, body: bytes, content_type: str | None = "application/json"):
         (b'{"name": NaN}', "syntax"),
         (b"[" * 100_000 + b"]" * 100_000, "depth"),
         (b'{"name": ' + b"9" * 5000 + b"}", "syntax"),
+        (b'\xef\xbb\xbf{"name": "abc"}', "syntax"),
     ],
 )
 def test_bodies_that_cannot_be_read(mini: Api, body: bytes, rule: str) -> None:
     checked = post(mini, body)
     assert [(v.location, v.rule) for v in checked.violations] == [("body", rule)]
+
+
+def test_messages_name_what_makes_a_body_unreadable(mini: Api) -> None:
+    def message(body: bytes) -> str:
+        (violation,) = post(mini, body).violations
+        return violation.message
+
+    assert "duplicate key 'name'" in message(b'{"name": "abc", "name": "abd"}')
+    assert "NaN is not a JSON value" in message(b'{"name": NaN}')
+    assert "byte order mark" in message(b'\xef\xbb\xbf{"name": "abc"}')
+    assert "line 2, column 1" in message(b'{"name":\n}')
 
 
 def test_content_type_missing_or_wrong(mini: Api) -> None:
