@@ -27,6 +27,7 @@ is always in the journal, whichever worker answered it.
 from __future__ import annotations
 
 import atexit
+import collections
 import contextlib
 import ctypes
 import json
@@ -34,7 +35,6 @@ import logging
 import marshal
 import multiprocessing
 import os
-import queue
 import sqlite3
 import tempfile
 import threading
@@ -153,44 +153,60 @@ class Ledger:
 
 
 class _Writer:
-    """One process's journal writer: a queue and a thread that drains it in batches."""
+    """One process's journal writer: entries wait in a deque, and a thread of this process
+    writes what has gathered in one transaction.
+
+    A deque under the writer's own lock, not a `queue.Queue`: handing an entry over is
+    on every request's path, and `Queue.put` cost ~2 µs where an append under a lock
+    costs ~0.6; the thread takes a whole batch at once, where `get_nowait` cost ~1.7 µs
+    an entry. The writer is woken only when it sleeps; past `_QUEUE_SIZE` entries
+    waiting, a request waits for room (backpressure, not lost entries).
+    """
 
     def __init__(self, store: StateStore, ledger: Ledger, slot: int) -> None:
         self.store, self.ledger, self.slot = store, ledger, slot
-        self.queue: queue.Queue[Entry | None] = queue.Queue(maxsize=_QUEUE_SIZE)
-        self.lock = threading.Lock()
+        self.pending: collections.deque[Entry] = collections.deque()
+        self.lock = threading.Lock()  # the deque, the ledger's `handed` and the flags
+        self.arrived = threading.Condition(self.lock)
+        self.room = threading.Condition(self.lock)
+        self.asleep = False
+        self.stopping = False
         self.thread = threading.Thread(target=self._run, name="mockserver-journal", daemon=True)
         self.thread.start()
 
     def hand(self, entry: Entry) -> None:
-        with self.lock:  # the count and the queue stay in the same order
-            self.queue.put(entry)
+        with self.lock:  # the count and the deque stay in the same order
+            while len(self.pending) >= _QUEUE_SIZE and self.thread.is_alive():
+                self.room.wait(0.1)
+            self.pending.append(entry)
             self.ledger.handed[self.slot] += 1
+            if self.asleep:
+                self.asleep = False
+                self.arrived.notify()
 
     def stop(self) -> None:
-        """Write what is queued, then end the thread (a second call does nothing)."""
+        """Write what is waiting, then end the thread (a second call does nothing)."""
         if self.thread.is_alive():
-            self.queue.put(None)
+            with self.lock:
+                self.stopping = True
+                self.arrived.notify()
             self.thread.join()
 
     def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            batch: list[Entry] = []
-            entry = self.queue.get()
-            if entry is not None and self.queue.empty():
+        while True:
+            with self.lock:
+                while not self.pending and not self.stopping:
+                    self.asleep = True
+                    self.arrived.wait()
+                self.asleep = False
+                if not self.pending:  # stopping, and everything is written
+                    return
+                lone = len(self.pending) == 1 and not self.stopping
+            if lone:
                 time.sleep(WRITE_LINGER)  # let the next requests' entries join this batch
-            while entry is not None:
-                batch.append(entry)
-                if len(batch) == _BATCH:
-                    break
-                try:
-                    entry = self.queue.get_nowait()
-                except queue.Empty:
-                    break
-            stopping = entry is None
-            if not batch:
-                continue
+            with self.lock:
+                batch = [self.pending.popleft() for _ in range(min(len(self.pending), _BATCH))]
+                self.room.notify_all()
             try:
                 self.store.write(batch)
             except Exception:  # a lost batch must not stop the journal or hang its readers

@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -186,6 +187,44 @@ def test_entries_recorded_close_together_are_written_in_one_batch(
         store.record("s", row(n), 100, [])
     assert paths(store) == [f"/items/{n}" for n in range(5)]
     assert batches == [5]
+
+
+def test_a_full_writer_holds_up_the_next_request_until_there_is_room(
+    store: StateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("mockserver.state._QUEUE_SIZE", 3)
+    monkeypatch.setattr("mockserver.state._BATCH", 2)
+    release = threading.Event()
+    write = store.write
+    in_flight: list[int] = []
+
+    def held(entries: Any) -> None:
+        in_flight.append(len(entries))
+        release.wait(30)
+        write(entries)
+
+    monkeypatch.setattr(store, "write", held)
+    handed: list[int] = []
+
+    def client() -> None:
+        for n in range(8):
+            store.record("s", row(n), 100, [])
+            handed.append(n)
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    # The writer is held on its first batch (1 or 2 entries, as they came); 3 more wait,
+    # and the next request has no room until the writer moves.
+    deadline = time.monotonic() + 30
+    while (not in_flight or len(handed) < in_flight[0] + 3) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    thread.join(0.3)
+    assert thread.is_alive()
+    assert len(handed) == in_flight[0] + 3 < 8
+    release.set()
+    thread.join(30)
+    assert handed == list(range(8))
+    assert paths(store) == [f"/items/{n}" for n in range(8)]
 
 
 def test_written_rows_reach_the_after_write_hook_in_order(
