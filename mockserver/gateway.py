@@ -387,20 +387,9 @@ class AsgiGateway:
             refusal = exc
         except ClientGone:
             return
-
-        def body_or_refusal(_: dict[str, str]) -> bytes:
-            if refusal is not None:
-                raise refusal
-            return body
-
         faults: TransportFaults | None = scope.get("extensions", {}).get(EXTENSION)
-        exchange = self.gateway.exchange(
-            scope["method"],
-            path,
-            lambda: headers,
-            lambda: parse_query(scope["query_string"].decode("latin-1")),
-            body_or_refusal,
-            faults is not None,
+        exchange = self._exchange(
+            scope["method"], path, scope["query_string"], headers, body, refusal, faults is not None
         )
         if exchange.delay:
             await asyncio.sleep(exchange.delay)
@@ -418,4 +407,51 @@ class AsgiGateway:
         )
         await send(
             {"type": "http.response.body", "body": b"" if exchange.bodyless else exchange.body}
+        )
+
+    # -- inline: what `serving.MockProtocol` answers without an ASGI cycle ------------------
+    def answers_inline(self, path: str, headers: dict[str, str]) -> bool:
+        """Whether the protocol may answer this request inline, once its whole body is in:
+        an API request (not `/__mock/`) whose body, if any, has a Content-Length within
+        `--max-body`. Anything else (a chunked or too large body, which the ASGI path
+        refuses as it reads) goes through `__call__`."""
+        if ("/" + path.lstrip("/")).startswith(ADMIN_PREFIX) or "transfer-encoding" in headers:
+            return False
+        length = declared_length(headers)
+        return length is None or length <= self.gateway.max_body
+
+    def answer_inline(
+        self, method: str, path: str, query_string: bytes, headers: dict[str, str], body: bytes
+    ) -> Exchange:
+        """The exchange of a request `answers_inline` accepted; the protocol waits out its
+        delay, then calls `journal` and writes the answer (or makes its fault)."""
+        return self._exchange(
+            method, "/" + path.lstrip("/"), query_string, headers, body, None, True
+        )
+
+    def journal(self, exchange: Exchange) -> None:
+        self.gateway.journal(exchange)
+
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        query_string: bytes,
+        headers: dict[str, str],
+        body: bytes,
+        refusal: MockError | None,
+        faults_possible: bool,
+    ) -> Exchange:
+        def body_or_refusal(_: dict[str, str]) -> bytes:
+            if refusal is not None:
+                raise refusal
+            return body
+
+        return self.gateway.exchange(
+            method,
+            path,
+            lambda: headers,
+            lambda: parse_query(query_string.decode("latin-1")),
+            body_or_refusal,
+            faults_possible,
         )

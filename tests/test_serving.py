@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from mockserver.serving import ConnectionShares
+from mockserver.gateway import Exchange
+from mockserver.serving import ConnectionShares, answer_bytes
 from tests.conftest import LiveServer
 
 EVENTS = "/api/v1/events/query/"
@@ -157,3 +158,125 @@ def test_a_stop_finishes_the_requests_in_flight(signal_name: str) -> None:
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 200 ")
     assert server.stop() == 0
+
+
+def _responses(sock: socket.socket, count: int) -> list[bytes]:
+    """`count` whole responses (each sized by its Content-Length) read from `sock`."""
+    data, found = b"", []
+    while len(found) < count:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        length = None
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        if sep and length is not None and len(rest) >= length:
+            found.append(head + sep + rest[:length])
+            data = rest[length:]
+            continue
+        chunk = sock.recv(65536)
+        assert chunk, f"the connection closed after {len(found)} of {count} answers"
+        data += chunk
+    return found
+
+
+def _without_date(response: bytes) -> bytes:
+    lines = response.split(b"\r\n")
+    return b"\r\n".join(line for line in lines if not line.lower().startswith(b"date:"))
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        f"GET {EVENTS} HTTP/1.1\r\nHost: t\r\n\r\n",
+        f"HEAD {EVENTS} HTTP/1.1\r\nHost: t\r\n\r\n",
+        f"GET {EVENTS} HTTP/1.1\r\nHost: t\r\nX-Mock-Status: 400\r\n\r\n",
+        f"GET {EVENTS}?limit=nope HTTP/1.1\r\nHost: t\r\n\r\n",
+        "POST /V1.0/p1/events HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        "Content-Length: 2\r\n\r\n[]",
+        "GET /nowhere HTTP/1.1\r\nHost: t\r\n\r\n",
+    ],
+)
+def test_answers_made_inline_are_the_bytes_uvicorn_s_cycle_writes(request_text: str) -> None:
+    # Two requests in one write: the protocol answers the first inline, and the one
+    # pipelined behind it through uvicorn's request cycle and the ASGI app.
+    server = LiveServer("--workers", "1")
+    parts = urlsplit(server.url)
+    assert parts.hostname is not None and parts.port is not None
+    try:
+        with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+            sock.sendall(request_text.encode() * 2)
+            if request_text.startswith("HEAD"):  # no bodies: the heads end the answers
+                data = b""
+                while data.count(b"\r\n\r\n") < 2:
+                    chunk = sock.recv(65536)
+                    assert chunk
+                    data += chunk
+                inline, cycled, _ = data.split(b"\r\n\r\n", 2)
+            else:
+                inline, cycled = _responses(sock, 2)
+        assert _without_date(inline) == _without_date(cycled)
+        assert b"\r\ndate: " in inline
+    finally:
+        assert server.stop() == 0
+
+
+def test_a_request_pipelined_behind_a_delayed_one_is_answered_after_it() -> None:
+    server = LiveServer("--workers", "1")
+    parts = urlsplit(server.url)
+    assert parts.hostname is not None and parts.port is not None
+    slow = f"GET {EVENTS} HTTP/1.1\r\nHost: t\r\nX-Mock-Delay: 300\r\n\r\n"
+    fast = f"GET {EVENTS} HTTP/1.1\r\nHost: t\r\nX-Mock-Status: 400\r\n\r\n"
+    try:
+        with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+            sock.sendall((slow + fast).encode())
+            first, second = _responses(sock, 2)
+        assert first.startswith(b"HTTP/1.1 200 ") and second.startswith(b"HTTP/1.1 400 ")
+    finally:
+        assert server.stop() == 0
+
+
+def _exchange(status: int, headers: list[tuple[str, str]], body: bytes, method: str = "GET"):
+    exchange = Exchange(method, "/x", 0.0, status=status, headers=headers, body=body)
+    return exchange
+
+
+DATE = [(b"date", b"Fri, 27 Nov 2026 18:00:00 GMT")]
+
+
+def test_an_answer_is_written_as_uvicorn_writes_it() -> None:
+    data, keep = answer_bytes(
+        _exchange(201, [("Content-Type", "application/json"), ("Content-Length", "2")], b"{}"),
+        DATE,
+        keep_alive=True,
+    )
+    assert keep and data == (
+        b"HTTP/1.1 201 Created\r\ndate: Fri, 27 Nov 2026 18:00:00 GMT\r\n"
+        b"content-type: application/json\r\ncontent-length: 2\r\n\r\n{}"
+    )
+
+
+def test_an_answer_that_ends_the_connection_says_so_once() -> None:
+    sized = [("Content-Length", "2")]
+    data, keep = answer_bytes(_exchange(200, sized, b"{}"), [], keep_alive=False)
+    assert not keep and data.count(b"connection: close\r\n") == 1
+    closing = [*sized, ("Connection", "close")]
+    data, keep = answer_bytes(_exchange(200, closing, b"{}"), [], keep_alive=True)
+    assert not keep and data.lower().count(b"connection: close\r\n") == 1
+
+
+def test_head_answers_carry_no_body_and_unsized_ones_are_chunked() -> None:
+    data, _ = answer_bytes(_exchange(200, [("Content-Length", "2")], b"{}", "HEAD"), [], True)
+    assert data.endswith(b"content-length: 2\r\n\r\n")
+    data, _ = answer_bytes(_exchange(200, [], b"abc"), [], True)
+    assert data.endswith(b"transfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+    data, _ = answer_bytes(_exchange(204, [], b""), [], True)
+    assert data == b"HTTP/1.1 204 No Content\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    "header", [("X-Bad", "a\r\nSet-Cookie: x=1"), ("Bad Name", "v"), ("X-Text", "caf\u00e9\u2603")]
+)
+def test_a_header_that_is_not_valid_http_is_refused(header: tuple[str, str]) -> None:
+    with pytest.raises((ValueError, UnicodeEncodeError)):
+        answer_bytes(_exchange(200, [header, ("Content-Length", "0")], b""), [], True)
