@@ -305,6 +305,7 @@ class MockProtocol(HttpToolsProtocol):
         if (
             app is None
             or not self._inline_turn
+            or self.flow.write_paused  # a client not reading its answers: uvicorn's cycle waits
             or self.expect_100_continue
             or self.pipeline
             or (cycle is not None and not cycle.response_complete)
