@@ -332,9 +332,13 @@ class MockProtocol(HttpToolsProtocol):
 
     def _answer_inline(self, cycle: _InlineCycle) -> None:
         app: InlineApp = self.app
-        exchange = app.answer_inline(
-            cycle.method, cycle.path, cycle.query_string, cycle.headers, bytes(cycle.body)
-        )
+        try:
+            exchange = app.answer_inline(
+                cycle.method, cycle.path, cycle.query_string, cycle.headers, bytes(cycle.body)
+            )
+        except Exception:  # the gateway answers its own errors: this is a mock bug
+            logger.exception("unexpected error while serving %s %s", cycle.method, cycle.path[:200])
+            exchange = _internal_error(cycle.method, cycle.path)
         if exchange.delay:  # waited on the loop, holding nothing up
             task = self.loop.create_task(self._answer_later(cycle, exchange))
             task.add_done_callback(self.tasks.discard)
@@ -367,7 +371,8 @@ class MockProtocol(HttpToolsProtocol):
             )
         except (ValueError, UnicodeEncodeError) as exc:  # as uvicorn answers an app's error
             logger.error("could not answer %s %s: %s", cycle.method, cycle.path[:200], exc)
-            data, cycle.keep_alive = _INTERNAL_ERROR, False
+            failed = _internal_error(cycle.method, cycle.path)
+            data, cycle.keep_alive = answer_bytes(failed, self.server_state.default_headers, False)
         self.transport.write(data)
         cycle.response_complete = True
         if not cycle.keep_alive:
@@ -388,11 +393,16 @@ class MockProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
-_INTERNAL_ERROR = (
-    b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain; charset=utf-8\r\n"
-    b"content-length: 21\r\nconnection: close\r\n\r\nInternal Server Error"
-)
-"""What uvicorn answers when an app fails before answering."""
+def _internal_error(method: str, path: str) -> Exchange:
+    """What uvicorn answers when an app fails before answering (its `send_500_response`)."""
+    headers = [
+        ("content-type", "text/plain; charset=utf-8"),
+        ("content-length", "21"),
+        ("connection", "close"),
+    ]
+    return Exchange(
+        method, path, time.time(), status=500, headers=headers, body=b"Internal Server Error"
+    )
 
 
 def _not_http(exc: Exception) -> problems.MockError:

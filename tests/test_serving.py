@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import select
 import signal
@@ -10,12 +12,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from uvicorn.config import Config
+from uvicorn.server import ServerState
 
 from mockserver.gateway import Exchange
-from mockserver.serving import ConnectionShares, answer_bytes
+from mockserver.serving import ConnectionShares, MockProtocol, answer_bytes
 from tests.conftest import LiveServer
 
 EVENTS = "/api/v1/events/query/"
@@ -280,3 +285,78 @@ def test_head_answers_carry_no_body_and_unsized_ones_are_chunked() -> None:
 def test_a_header_that_is_not_valid_http_is_refused(header: tuple[str, str]) -> None:
     with pytest.raises((ValueError, UnicodeEncodeError)):
         answer_bytes(_exchange(200, [header, ("Content-Length", "0")], b""), [], True)
+
+
+class _Transport(asyncio.Transport):
+    """What the protocol writes, in memory."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = b""
+        self.closing = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written += bytes(data)
+
+    def close(self) -> None:
+        self.closing = True
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return default
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+class _FailingApp:
+    """An InlineApp whose inline answer fails: the protocol must still answer."""
+
+    def __init__(self) -> None:
+        self.journaled: list[Exchange] = []
+
+    def answers_inline(self, path: str, headers: dict[str, str]) -> bool:
+        return True
+
+    def answer_inline(self, *args: Any) -> Exchange:
+        raise RuntimeError("a bug")
+
+    def journal(self, exchange: Exchange) -> None:
+        self.journaled.append(exchange)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError("answered inline, not through ASGI")
+
+
+def test_an_inline_answer_that_fails_is_a_500_and_the_server_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = _FailingApp()
+    config = Config(
+        app=app,
+        http=MockProtocol,
+        interface="asgi3",
+        lifespan="off",
+        ws="none",
+        proxy_headers=False,
+    )
+    config.load()
+    loop = asyncio.new_event_loop()
+    try:
+        protocol = MockProtocol(config=config, server_state=ServerState(), app_state={}, _loop=loop)
+        transport = _Transport()
+        protocol.connection_made(transport)
+        with caplog.at_level(logging.ERROR, logger="mockserver"):
+            protocol.data_received(b"GET /things HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert transport.written.startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
+        assert transport.written.endswith(b"connection: close\r\n\r\nInternal Server Error")
+        assert transport.closing and [e.status for e in app.journaled] == [500]
+        assert "unexpected error while serving GET /things" in caplog.text
+        protocol.connection_lost(None)
+    finally:
+        loop.close()
