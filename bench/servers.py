@@ -149,9 +149,10 @@ FAULT_SUPPORT = {
         "script); the WSGI app no longer carries it, so here it answers 501"
     ),
     "mockworker": (
-        "yes: `mockserver serve`'s worker (uvicorn's httptools protocol, subclassed) puts the "
-        "connection's asyncio transport in each request's ASGI scope "
-        "(mockserver/faults.py), the one the fault tests run against"
+        "yes: `mockserver serve`'s worker (uvicorn's httptools protocol, subclassed) makes "
+        "them on the connection's asyncio transport (mockserver/faults.py): itself for the "
+        "requests it answers inline, through each request's ASGI scope for the others; the "
+        "one the fault tests run against"
     ),
     "granian": (
         "no: the WSGI environ is a dict built in Rust with no socket, file descriptor or "
