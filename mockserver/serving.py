@@ -76,7 +76,7 @@ from uvicorn_worker import UvicornWorker
 from mockserver import problems
 from mockserver.faults import EXTENSION, TransportFaults
 from mockserver.gateway import AsgiApp, Exchange, asgi_headers, status_line
-from mockserver.state import process_alive
+from mockserver.state import claim_slot
 
 logger = logging.getLogger("mockserver")
 
@@ -445,14 +445,11 @@ class ConnectionShares:
         self.lock = multiprocessing.Lock()
 
     def claim(self, pid: int) -> int | None:
-        """A slot for this process: a free one, or one a dead process left."""
-        with self.lock:
-            for slot in range(self.SLOTS):
-                owner = self.pids[slot]
-                if owner == 0 or not process_alive(owner):
-                    self.pids[slot], self.counts[slot], self.leaving[slot] = pid, 0, 0
-                    return slot
-        return None
+        """A slot for this process: its own, a free one, or one a dead process left."""
+        return claim_slot(self.lock, self.pids, pid, self._reset)
+
+    def _reset(self, slot: int) -> None:
+        self.counts[slot], self.leaving[slot] = 0, 0
 
     def leave(self, slot: int) -> None:
         """This worker is stopping: its connections no longer hold the others back (a

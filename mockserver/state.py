@@ -107,6 +107,21 @@ def process_alive(pid: int) -> bool:
     return True
 
 
+def claim_slot(lock: Any, pids: Any, pid: int, reset: Callable[[int], None]) -> int | None:
+    """Under `lock`, the first slot of the shared `pids` that is `pid`'s already, free,
+    or left by a dead process: `reset(slot)` clears what goes with it, then the slot is
+    `pid`'s. None when every slot is taken. (The journal's `Ledger` and the workers'
+    `serving.ConnectionShares` keep their per-process counts this way.)"""
+    with lock:
+        for slot in range(len(pids)):
+            owner = pids[slot]
+            if owner == pid or owner == 0 or not process_alive(owner):
+                reset(slot)
+                pids[slot] = pid
+                return slot
+    return None
+
+
 class Ledger:
     """Per process, journal entries handed to its writer and entries written.
 
@@ -125,14 +140,10 @@ class Ledger:
 
     def claim(self, pid: int) -> int | None:
         """A slot for `pid` (a dead process's slot is reused); None when all are taken."""
-        with self._claim:
-            for slot in range(self.SLOTS):
-                owner = self.pids[slot]
-                if owner == pid or owner == 0 or not process_alive(owner):
-                    self.handed[slot] = self.written[slot] = 0
-                    self.pids[slot] = pid
-                    return slot
-        return None
+        return claim_slot(self._claim, self.pids, pid, self._reset)
+
+    def _reset(self, slot: int) -> None:
+        self.handed[slot] = self.written[slot] = 0
 
     def settle(self, timeout: float = SETTLE_TIMEOUT) -> None:
         """Wait until every live process has written what it had been handed by now."""
