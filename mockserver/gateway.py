@@ -68,7 +68,12 @@ _URI_HEADERS = frozenset({"location", "content-location"})
 def request_path(environ: dict[str, Any]) -> str:
     """PATH_INFO as Werkzeug reads it: UTF-8 (bad bytes replaced), one leading slash."""
     raw = environ.get("PATH_INFO") or ""
-    return "/" + raw.encode("latin-1").decode("utf-8", "replace").lstrip("/")
+    return folded(raw.encode("latin-1").decode("utf-8", "replace"))
+
+
+def folded(path: str) -> str:
+    """The path with its leading slashes folded to one (as Werkzeug reads PATH_INFO)."""
+    return "/" + path.lstrip("/")
 
 
 def request_query(environ: dict[str, Any]) -> tuple[tuple[str, str], ...]:
@@ -374,7 +379,7 @@ class AsgiGateway:
     async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return  # no lifespan events are asked for; websockets are not served
-        path = "/" + scope["path"].lstrip("/")
+        path = folded(scope["path"])
         if path.startswith(ADMIN_PREFIX):
             await self.admin(scope, receive, send)
             return
@@ -415,7 +420,7 @@ class AsgiGateway:
         an API request (not `/__mock/`) whose body, if any, has a Content-Length within
         `--max-body`. Anything else (a chunked or too large body, which the ASGI path
         refuses as it reads) goes through `__call__`."""
-        if ("/" + path.lstrip("/")).startswith(ADMIN_PREFIX) or "transfer-encoding" in headers:
+        if folded(path).startswith(ADMIN_PREFIX) or "transfer-encoding" in headers:
             return False
         length = declared_length(headers)
         return length is None or length <= self.gateway.max_body
@@ -425,9 +430,7 @@ class AsgiGateway:
     ) -> Exchange:
         """The exchange of a request `answers_inline` accepted; the protocol waits out its
         delay, then calls `journal` and writes the answer (or makes its fault)."""
-        return self._exchange(
-            method, "/" + path.lstrip("/"), query_string, headers, body, None, True
-        )
+        return self._exchange(method, folded(path), query_string, headers, body, None, True)
 
     def journal(self, exchange: Exchange) -> None:
         self.gateway.journal(exchange)
