@@ -4,7 +4,7 @@ Every option of `serve` also reads an environment variable (`MOCKSERVER_<OPTION>
 so a container is configured without rebuilding; a flag on the command line wins.
 
 This module imports nothing heavy at the top: `serve` starts the spec check in a child
-process (`documents.SpecCheck`) first, and only then imports Flask, Faker, jsonschema
+process (`spec.check.SpecCheck`) first, and only then imports Flask, Faker, jsonschema
 and the server (gunicorn, uvicorn), while the child works.
 """
 
@@ -27,7 +27,8 @@ from mockserver.defaults import (
     bundled,
     default_workers,
 )
-from mockserver.documents import SpecCheck, SpecError
+from mockserver.spec.check import SpecCheck
+from mockserver.spec.errors import SpecError
 
 if TYPE_CHECKING:
     from mockserver.app import Settings

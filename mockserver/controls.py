@@ -145,7 +145,7 @@ def decode(headers: Mapping[str, str], op: Operation, fixtures: FixtureStore) ->
 def example_names(op: Operation, fixtures: FixtureStore, status: int) -> list[str]:
     """Every name X-Mock-Example accepts for `status`: named fixtures and spec examples."""
     names = set(fixtures.names(op, status))
-    response = op.responses.get(status)
+    response = op.response_for(status)
     media = response.default_media if response else None
     if media is not None:
         names.update(media.examples)

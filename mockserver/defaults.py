@@ -1,7 +1,7 @@
 """Defaults the command line shows before anything heavy is imported.
 
 `mockserver serve` starts its spec check in a child process before importing Flask,
-Faker, jsonschema and gunicorn (`documents.SpecCheck`); its argument parser needs these
+Faker, jsonschema and gunicorn (`spec.check.SpecCheck`); its argument parser needs these
 values first, so they live here, in a module that imports nothing of the server.
 """
 

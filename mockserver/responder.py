@@ -135,7 +135,8 @@ class Responder:
         path_params: Mapping[str, str],
         controls: Controls,
     ) -> Reply:
-        media = op.responses[status].default_media
+        response = op.response_for(status)
+        media = response.default_media if response is not None else None
         if media is None:
             return Reply(status, None, None, "none")
         seed = request_seed(self.seed, op, request, path_params, controls, status)
@@ -156,7 +157,8 @@ class Responder:
         controls: Controls,
         message: str = "",
     ) -> Reply:
-        media = op.responses[status].default_media
+        response = op.response_for(status)
+        media = response.default_media if response is not None else None
         if media is None:
             return Reply(status, None, None, "none")
         name = controls.example

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from mockserver import documents
 from mockserver.cli import main
-from mockserver.documents import SpecError
+from mockserver.spec import SpecError
+from mockserver.spec import check as documents
 
 ROOT = Path(__file__).resolve().parents[1]
 MINI = Path(__file__).parent / "data" / "mini.yaml"

@@ -7,9 +7,10 @@ from unittest import mock
 
 import pytest
 
-from mockserver import schemas, spec
+from mockserver import schemas
 from mockserver.engine import Engine
 from mockserver.spec import SpecError, load_apis
+from mockserver.spec import compile as spec_compile
 from mockserver.validation import RequestRecord
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,7 +100,7 @@ def test_nothing_is_compiled_per_request(engine: Engine) -> None:
     ]
     with (
         mock.patch.object(schemas.SchemaContext, "validator") as make_validator,
-        mock.patch.object(spec, "compile_schema") as make_generator,
+        mock.patch.object(spec_compile, "compile_schema") as make_generator,
         mock.patch.object(schemas, "RequestValidator") as request_cls,
         mock.patch.object(schemas, "ResponseValidator") as response_cls,
     ):
@@ -120,3 +121,68 @@ def test_mini_spec_statuses() -> None:
     get = next(o for o in api.operations if o.operation_id == "getThing")
     assert get.statuses == (200, 401, 422)
     assert get.success_status == 200
+
+
+RANGES = """openapi: 3.1.0
+info: {title: ranges, version: '1'}
+paths:
+  /only-default:
+    get:
+      operationId: onlyDefault
+      responses:
+        default:
+          description: anything
+          content: {application/json: {schema: {type: object}}}
+  /ranges:
+    get:
+      operationId: ranges
+      responses:
+        '201': {description: made}
+        2XX: {description: other successes}
+        4XX:
+          description: client errors
+          content: {application/json: {schema: {type: object}}}
+        default: {description: the rest}
+  /only-errors:
+    get:
+      operationId: onlyErrors
+      responses:
+        5XX: {description: server errors}
+        4XX: {description: client errors}
+"""
+
+
+def test_default_and_range_responses_are_compiled(tmp_path: Path) -> None:
+    (api,) = load_apis([write(tmp_path, "ranges.yaml", RANGES)])
+    ops = {op.operation_id: op for op in api.operations}
+    only_default = ops["onlyDefault"]
+    assert only_default.responses == {}
+    assert set(only_default.ranges) == {"default"}
+    assert only_default.success_status == 200
+    assert only_default.response_for(200) is only_default.ranges["default"]
+    assert only_default.response_for(503) is only_default.ranges["default"]
+    assert only_default.ranges["default"].media[0].name == "application/json"
+
+    ranged = ops["ranges"]
+    assert set(ranged.responses) == {201}
+    assert set(ranged.ranges) == {"2XX", "4XX", "default"}
+    assert ranged.success_status == 201
+    assert ranged.response_for(201) is ranged.responses[201]
+    assert ranged.response_for(204) is ranged.ranges["2XX"]
+    assert ranged.response_for(404) is ranged.ranges["4XX"]
+    assert ranged.response_for(500) is ranged.ranges["default"]
+    assert ranged.ranges["4XX"].status == 400 and ranged.ranges["4XX"].key == "4XX"
+    assert ranged.ranges["default"].status == 500  # a success is documented elsewhere
+
+    only_errors = ops["onlyErrors"]
+    assert only_errors.success_status == 400
+    assert only_errors.response_for(200) is None
+    assert only_errors.response_for(502) is only_errors.ranges["5XX"]
+
+
+def test_an_operation_documenting_only_default_is_answered(tmp_path: Path) -> None:
+    engine = Engine.from_paths([write(tmp_path, "ranges.yaml", RANGES)], tmp_path / "none")
+    outcome = engine.handle(RequestRecord("GET", "/only-default"))
+    assert outcome.reply.status == 200
+    assert outcome.reply.media_type == "application/json"
+    assert isinstance(outcome.reply.body, dict)

@@ -1,11 +1,12 @@
-"""Spec documents as files: finding, reading and checking them against OpenAPI 3.x.
+"""Checking spec documents against the OpenAPI 3.x schema (openapi-spec-validator).
 
-Nothing here compiles anything (that is `spec.py`), and this module imports no more than
-PyYAML, so it can run in a process of its own. `mockserver serve` does that: the check
-with openapi-spec-validator costs ~0.35 s to import and ~0.1 s for the four bundled
-specs, so `SpecCheck` runs it in a child process forked before the server's own
-imports, and the server waits for its verdict before it serves (time to the first
-answer on all four specs went from 0.87-1.06 s to 0.72-0.88 s on the bench machine).
+Nothing here compiles anything (that is `compile.py`), and this module imports no more
+than PyYAML (through `read.py`), so it can run in a process of its own. `mockserver
+serve` does that: the check with openapi-spec-validator costs ~0.35 s to import and
+~0.1 s for the four bundled specs, so `SpecCheck` runs it in a child process forked
+before the server's own imports, and the server waits for its verdict before it
+serves (time to the first answer on all four specs went from 0.87-1.06 s to 0.72-0.88 s
+on the bench machine).
 """
 
 from __future__ import annotations
@@ -19,58 +20,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-SPEC_SUFFIXES = (".yaml", ".yml", ".json")
-
-
-class SpecError(Exception):
-    """A spec (or fixture) the server refuses to start with: names the file and the place."""
-
-    def __init__(self, source: Path | str, place: str, message: str) -> None:
-        super().__init__(f"{source}: {place}: {message}" if place else f"{source}: {message}")
-        self.source = str(source)
-        self.place = place
-        self.message = message
-
-
-def find_spec_files(paths: Iterable[Path]) -> list[Path]:
-    """Spec files named directly, or found (sorted) in the folders named."""
-    found: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found.extend(sorted(p for p in path.iterdir() if p.suffix in SPEC_SUFFIXES))
-        elif path.is_file():
-            found.append(path)
-        else:
-            raise SpecError(path, "", "no such file or folder")
-    if not found:
-        raise SpecError(", ".join(str(p) for p in paths) or "(none)", "", "no spec files found")
-    return found
-
-
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-"""libyaml's safe loader where PyYAML was built with it: the four specs load in ~0.05 s
-instead of ~0.4 s, most of start-up once the imports are done."""
-
-
-def read_document(path: Path) -> dict[str, Any]:
-    """Parse YAML or JSON, refusing anything that is not a mapping."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(path, "", f"cannot read: {exc}") from None
-    try:
-        document = json.loads(text) if path.suffix == ".json" else yaml.load(text, _YAML_LOADER)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        place = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise SpecError(path, place, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    except json.JSONDecodeError as exc:
-        raise SpecError(path, f"line {exc.lineno}, column {exc.colno}", exc.msg) from None
-    if not isinstance(document, dict):
-        raise SpecError(path, "", "the document is not a mapping")
-    return document
+from mockserver.spec.errors import SpecError
+from mockserver.spec.read import find_spec_files, read_document
 
 
 def check_document(path: Path, document: Mapping[str, Any]) -> None:

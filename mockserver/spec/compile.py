@@ -1,0 +1,197 @@
+"""Compile every operation of a (normalised) document, once, into frozen records.
+
+Nothing after this module sees raw OpenAPI: routing, validation and responding work
+on `Operation` / `Param` / `Response` / `MediaType` records (`model.py`), whose
+validators and generators were built here, at start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from mockserver.generation import compile_schema
+from mockserver.schemas import SchemaContext
+from mockserver.spec.errors import SpecError
+from mockserver.spec.model import (
+    DEFAULT_KEY,
+    HTTP_METHODS,
+    NO_TEMPLATE,
+    RANGE_KEYS,
+    BodyMedia,
+    Credential,
+    MediaType,
+    Operation,
+    Param,
+    RequestBody,
+    Response,
+    route_shape,
+)
+
+
+def compile_operations(
+    api_id: str, path: Path, document: Mapping[str, Any], ctx: SchemaContext
+) -> Iterable[Operation]:
+    schemes = document.get("components", {}).get("securitySchemes", {})
+    default_security = document.get("security", [])
+    for route, raw_item in (document.get("paths") or {}).items():
+        item = ctx.resolve(raw_item)
+        shared = item.get("parameters", [])
+        for method in HTTP_METHODS:
+            if method not in item:
+                continue
+            raw = item[method]
+            place = f"paths.{route}.{method}"
+            op_id = raw.get("operationId") or f"{method}{route_shape(route)}"
+            responses, ranges = _compile_responses(ctx, path, place, raw.get("responses", {}))
+            yield Operation(
+                api=api_id,
+                operation_id=op_id,
+                method=method.upper(),
+                path=route,
+                summary=str(raw.get("summary", "")),
+                params=_compile_params(ctx, [*shared, *raw.get("parameters", [])]),
+                body=_compile_body(ctx, raw.get("requestBody")),
+                responses=responses,
+                security=_compile_security(
+                    path, place, schemes, raw.get("security", default_security)
+                ),
+                source=str(path),
+                ranges=ranges,
+            )
+
+
+def _compile_params(ctx: SchemaContext, raw_params: list[Any]) -> tuple[Param, ...]:
+    by_key: dict[tuple[str, str], Param] = {}
+    for raw in raw_params:
+        param = ctx.resolve(raw)
+        location = param["in"]
+        name = param["name"]
+        if location == "header" and name.lower() in ("accept", "content-type", "authorization"):
+            continue  # OpenAPI: these header parameters are ignored
+        schema = param.get("schema", {})
+        if "content" in param:
+            schema = next(iter(param["content"].values())).get("schema", {})
+        resolved = ctx.resolve(schema)
+        kind = _kind(resolved)
+        item_kind = _kind(ctx.resolve(resolved.get("items", {}))) if kind == "array" else kind
+        style = param.get("style", "form" if location in ("query", "cookie") else "simple")
+        by_key[(location, name.lower() if location == "header" else name)] = Param(
+            name=name,
+            location=location,
+            required=bool(param.get("required", location == "path")),
+            kind=kind,
+            item_kind=item_kind,
+            style=style,
+            explode=bool(param.get("explode", style == "form")),
+            schema=schema,
+            validator=ctx.validator(schema, for_request=True),
+        )
+    return tuple(by_key.values())
+
+
+def _kind(schema: Any) -> str:
+    if not isinstance(schema, Mapping):
+        return "string"
+    declared = schema.get("type")
+    if isinstance(declared, list):
+        concrete = [t for t in declared if t != "null"]
+        declared = concrete[0] if len(concrete) == 1 else None
+    return str(declared) if isinstance(declared, str) else "string"
+
+
+def _compile_body(ctx: SchemaContext, raw: Any) -> RequestBody | None:
+    if raw is None:
+        return None
+    body = ctx.resolve(raw)
+    media = tuple(
+        BodyMedia(
+            name,
+            entry.get("schema"),
+            ctx.validator(entry["schema"], for_request=True) if "schema" in entry else None,
+        )
+        for name, entry in (body.get("content") or {}).items()
+    )
+    return RequestBody(required=bool(body.get("required", False)), media=media)
+
+
+def _compile_responses(
+    ctx: SchemaContext, path: Path, place: str, raw: Mapping[str, Any]
+) -> tuple[dict[int, Response], dict[str, Response]]:
+    """The responses by number, and those documented as a range (`4XX`) or `default`."""
+    responses: dict[int, Response] = {}
+    ranges: dict[str, Response] = {}
+    default: Any = None
+    for code, raw_response in raw.items():
+        key = str(code).upper() if str(code).upper() in RANGE_KEYS else str(code)
+        if key.isdigit():
+            responses[int(key)] = _compile_response(ctx, int(key), key, raw_response)
+        elif key in RANGE_KEYS:
+            ranges[key] = _compile_response(ctx, int(key[0]) * 100, key, raw_response)
+        elif key == DEFAULT_KEY:
+            default = raw_response  # compiled below, once the others are known
+    if default is not None:
+        # `default` answers as 200 when nothing else documents a success, else as 500.
+        succeeds = "2XX" in ranges or any(200 <= s < 300 for s in responses)
+        ranges[DEFAULT_KEY] = _compile_response(ctx, 500 if succeeds else 200, DEFAULT_KEY, default)
+    if not responses and not ranges:
+        raise SpecError(path, f"{place}.responses", "documents no response")
+    return responses, ranges
+
+
+def _compile_response(ctx: SchemaContext, status: int, key: str, raw: Any) -> Response:
+    response = ctx.resolve(raw)
+    media = []
+    for name, entry in (response.get("content") or {}).items():
+        schema = entry.get("schema")
+        media.append(
+            MediaType(
+                name=name,
+                schema=schema,
+                validator=ctx.validator(schema, for_request=False) if schema is not None else None,
+                generator=compile_schema(schema, ctx) if schema is not None else None,
+                examples=_examples(ctx, entry),
+                error_template=entry.get("x-error-template", NO_TEMPLATE),
+                prefer_generated=entry.get("x-mock-default-body") == "generated",
+            )
+        )
+    return Response(
+        status,
+        str(response.get("description", "")),
+        tuple(media),
+        response.get("headers", {}),
+        key=key,
+    )
+
+
+def _examples(ctx: SchemaContext, entry: Mapping[str, Any]) -> dict[str, Any]:
+    examples: dict[str, Any] = {}
+    for name, raw in (entry.get("examples") or {}).items():
+        example = ctx.resolve(raw)
+        if "value" in example:
+            examples[name] = example["value"]
+    if "example" in entry and not examples:
+        examples["default"] = entry["example"]
+    return examples
+
+
+def _compile_security(
+    path: Path, place: str, schemes: Mapping[str, Any], requirements: list[Mapping[str, Any]]
+) -> tuple[tuple[Credential, ...], ...]:
+    compiled = []
+    for requirement in requirements:
+        credentials = []
+        for scheme_name in requirement:
+            scheme = schemes.get(scheme_name)
+            if scheme is None:
+                raise SpecError(
+                    path, f"{place}.security", f"unknown security scheme {scheme_name!r}"
+                )
+            kind = scheme.get("type", "")
+            if kind == "apiKey":
+                credentials.append(Credential(scheme_name, kind, scheme["in"], scheme["name"]))
+            elif kind in ("http", "oauth2", "openIdConnect"):
+                credentials.append(Credential(scheme_name, kind, "header", "Authorization"))
+        compiled.append(tuple(credentials))
+    return tuple(compiled)
