@@ -11,18 +11,22 @@ and the server (gunicorn, uvicorn), while the child works.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mockserver.defaults import (
     DEFAULT_JOURNAL_SIZE,
     DEFAULT_MAX_BODY,
+    DEFAULT_MAX_HEAD,
+    DEFAULT_MAX_HEADER,
+    DEFAULT_MAX_REQUEST_LINE,
     DEFAULT_SEED,
     bundled,
     default_workers,
@@ -33,6 +37,7 @@ from mockserver.spec.errors import SpecError
 if TYPE_CHECKING:
     from mockserver.app import Settings
     from mockserver.serving import ServeOptions
+    from mockserver.spec import Operation
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4010
@@ -63,8 +68,51 @@ def _env(name: str, convert: Callable[[str], Any], default: Any) -> Any:
         return default
     try:
         return convert(raw)
+    except (ValueError, argparse.ArgumentTypeError) as exc:
+        reason = f": {exc}" if isinstance(exc, argparse.ArgumentTypeError) else ""
+        raise ConfigError(f"{ENV_PREFIX}{name}={raw!r} is not valid{reason}") from None
+
+
+def _integer(text: str, least: int, most: int | None = None) -> int:
+    try:
+        value = int(text)
     except ValueError:
-        raise ConfigError(f"{ENV_PREFIX}{name}={raw!r} is not valid") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < least or (most is not None and value > most):
+        bounds = f"from {least} to {most}" if most is not None else f"{least} or more"
+        raise argparse.ArgumentTypeError(f"{value} is out of range (it must be {bounds})")
+    return value
+
+
+def _port(text: str) -> int:
+    """A TCP port, 0 (any free one) to 65535."""
+    return _integer(text, 0, 65535)
+
+
+def _count(text: str) -> int:
+    """A number of workers, threads or entries: at least 1."""
+    return _integer(text, 1)
+
+
+def _bytes(text: str) -> int:
+    """A size in bytes: 0 or more."""
+    return _integer(text, 0)
+
+
+def _limit(text: str) -> int:
+    """A head limit in bytes: at least 256 (a request line or a header must fit)."""
+    return _integer(text, 256)
+
+
+def _seconds(text: str) -> float:
+    """A timeout: a number of seconds above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < 1e9:  # NaN and infinity too
+        raise argparse.ArgumentTypeError(f"{text} is out of range (it must be above 0)")
+    return value
 
 
 def _log_format(value: str) -> str:
@@ -103,8 +151,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--port",
-        type=int,
-        default=_env("PORT", int, DEFAULT_PORT),
+        type=_port,
+        default=_env("PORT", _port, DEFAULT_PORT),
         help=f"port (default {DEFAULT_PORT}; 0 picks a free one)",
     )
     serve.add_argument(
@@ -115,9 +163,30 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--max-body",
-        type=int,
-        default=_env("MAX_BODY", int, DEFAULT_MAX_BODY),
+        type=_bytes,
+        default=_env("MAX_BODY", _bytes, DEFAULT_MAX_BODY),
         help="largest request body accepted, in bytes",
+    )
+    serve.add_argument(
+        "--max-header",
+        type=_limit,
+        default=_env("MAX_HEADER", _limit, None),
+        help=f"longest header (name and value) accepted, in bytes (default {DEFAULT_MAX_HEADER}, "
+        "or the longest maxLength a loaded spec documents for a header, if more)",
+    )
+    serve.add_argument(
+        "--max-request-line",
+        type=_limit,
+        default=_env("MAX_REQUEST_LINE", _limit, DEFAULT_MAX_REQUEST_LINE),
+        help=f"longest request target (path and query) accepted, in bytes "
+        f"(default {DEFAULT_MAX_REQUEST_LINE})",
+    )
+    serve.add_argument(
+        "--max-head",
+        type=_limit,
+        default=_env("MAX_HEAD", _limit, DEFAULT_MAX_HEAD),
+        help=f"largest request head (request line and headers) accepted, in bytes "
+        f"(default {DEFAULT_MAX_HEAD})",
     )
     serve.add_argument(
         "--scenarios",
@@ -127,27 +196,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--workers",
-        type=int,
-        default=_env("WORKERS", int, default_workers()),
+        type=_count,
+        default=_env("WORKERS", _count, default_workers()),
         help=f"worker processes (default: one per core, here {default_workers()})",
     )
     serve.add_argument(
         "--threads",
-        type=int,
-        default=_env("THREADS", int, DEFAULT_THREADS),
+        type=_count,
+        default=_env("THREADS", _count, DEFAULT_THREADS),
         help="threads per worker process for /__mock/ admin requests; API requests run on "
         f"the worker's event loop (default {DEFAULT_THREADS})",
     )
     serve.add_argument(
         "--request-timeout",
-        type=float,
-        default=_env("REQUEST_TIMEOUT", float, 10.0),
+        type=_seconds,
+        default=_env("REQUEST_TIMEOUT", _seconds, 10.0),
         help="seconds a client has to send a whole request (default 10)",
     )
     serve.add_argument(
         "--journal-size",
-        type=int,
-        default=_env("JOURNAL_SIZE", int, DEFAULT_JOURNAL_SIZE),
+        type=_count,
+        default=_env("JOURNAL_SIZE", _count, DEFAULT_JOURNAL_SIZE),
         help=f"requests kept in the journal (default {DEFAULT_JOURNAL_SIZE})",
     )
     serve.add_argument(
@@ -210,7 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 fixtures=fixtures,
                 seed=args.seed,
                 max_body=args.max_body,
-                journal_size=max(1, args.journal_size),
+                journal_size=args.journal_size,
                 admin_token=args.admin_token or None,
                 log_format=args.log_format,
                 log_requests=True,
@@ -218,9 +287,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             options = ServeOptions(
                 args.host,
                 args.port,
-                max(1, args.workers),
-                max(1, args.threads),
-                request_timeout=max(0.1, args.request_timeout),
+                args.workers,
+                args.threads,
+                request_timeout=args.request_timeout,
+                max_header=args.max_header,
+                max_request_line=args.max_request_line,
+                max_head=args.max_head,
             )
             return serve(settings, options, args.scenarios, check)
         engine = Engine.from_paths(specs, fixtures)
@@ -286,6 +358,9 @@ def serve(
                 engine.scenarios.load(DEFAULT_SESSION, parse_document(text))
             except ScenarioError as exc:
                 raise ScenarioError(f"{scenarios}: {exc}") from None
+        if options.max_header is None:
+            longest = documented_header_length(engine.operations)
+            options = dataclasses.replace(options, max_header=max(DEFAULT_MAX_HEADER, longest))
         app = asgi_app(create_app(settings, engine), options.threads)
         configure_logging()
 
@@ -296,6 +371,20 @@ def serve(
             return serve_forever(app, options, announce)
         finally:
             store.close()
+
+
+def documented_header_length(operations: Iterable[Operation]) -> int:
+    """The longest header a loaded spec allows: a header parameter's name, ": " and its
+    schema's `maxLength` (0 when no header documents one)."""
+    longest = 0
+    for op in operations:
+        for param in op.params:
+            schema = param.schema
+            if param.location == "header" and isinstance(schema, Mapping):
+                most = schema.get("maxLength")
+                if isinstance(most, int) and not isinstance(most, bool):
+                    longest = max(longest, len(param.name) + 2 + most)
+    return longest
 
 
 def coverage(args: argparse.Namespace) -> int:

@@ -13,6 +13,10 @@ from pathlib import Path
 DEFAULT_SEED = 4010
 DEFAULT_MAX_BODY = 5 * 1024 * 1024
 DEFAULT_JOURNAL_SIZE = 10_000
+DEFAULT_MAX_HEADER = 16 * 1024
+"""Longest header, in bytes, unless a loaded spec documents a longer one."""
+DEFAULT_MAX_REQUEST_LINE = 64 * 1024
+DEFAULT_MAX_HEAD = 1024 * 1024
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -8,10 +8,10 @@ the connection itself, wherever the server lets it reach it:
     malformed  bytes that are not HTTP, then FIN
     truncated  the real status and headers, Content-Length of the whole body, half of it
 
-`TransportFaults` acts on the connection's asyncio transport. `serving.MockProtocol`,
-the protocol `mockserver serve` speaks, puts one in each request's ASGI scope under
-`EXTENSION`. Anywhere else (the WSGI app under a test client or another server) the
-connection is out of reach, and the gateway answers 501 (`problems.FaultUnavailable`).
+`TransportFaults` acts on the connection's asyncio transport: `serving.MockProtocol`, the
+protocol `mockserver serve` speaks, makes a request's fault in its one answer sequence.
+Anywhere else (the WSGI app under a test client, or another server) the connection is
+out of reach, and the gateway answers 501 (`problems.FaultUnavailable`).
 """
 
 from __future__ import annotations
@@ -22,24 +22,24 @@ import socket
 import struct
 from collections.abc import Callable
 
-EXTENSION = "mockserver.faults"
-"""The ASGI scope extension that carries a request's `TransportFaults`."""
+from mockserver import wire
 
 MALFORMED = b"\x16\x03\x01\x00 this is not HTTP \xff\xfe\r\n\r\n"
 _LINGER_NOW = struct.pack("ii", 1, 0)
 
-Headers = list[tuple[str, str]]
 
-
-def truncated_head(status_line: str, headers: Headers, length: int) -> bytes:
+def truncated_head(answer: wire.Answer, default_headers: wire.RawHeaders) -> bytes:
     """The head of a `truncated` answer: the real status and headers, with the length
     of the whole body (at least 2, so that half of it is always short)."""
-    lines = [f"HTTP/1.1 {status_line}"]
-    for key, value in headers:
-        if key.lower() not in ("content-length", "connection"):
-            lines.append(f"{key}: {value}")
-    lines += [f"Content-Length: {max(length, 2)}", "Connection: close", "", ""]
-    return "\r\n".join(lines).encode("latin-1")
+    head, _, _ = wire.head_bytes(
+        answer.status,
+        [(k, v) for k, v in answer.headers if k.lower() != "connection"],
+        default_headers,
+        keep_alive=False,
+        method=answer.method,
+        length=max(len(answer.body), 2),
+    )
+    return head
 
 
 class TransportFaults:
@@ -53,7 +53,7 @@ class TransportFaults:
         self._transport = transport
         self._on_done = on_done
 
-    def make(self, fault: str, status_line: str, headers: Headers, body: bytes) -> None:
+    def make(self, fault: str, answer: wire.Answer, default_headers: wire.RawHeaders) -> None:
         transport = self._transport
         if fault == "reset":
             sock = transport.get_extra_info("socket")
@@ -65,7 +65,7 @@ class TransportFaults:
             if fault == "malformed":
                 transport.write(MALFORMED)
             elif fault == "truncated":
-                transport.write(truncated_head(status_line, headers, len(body)))
-                transport.write(body[: len(body) // 2])
+                transport.write(truncated_head(answer, default_headers))
+                transport.write(answer.body[: len(answer.body) // 2])
             transport.close()  # FIN once what was written is sent
         self._on_done()

@@ -43,16 +43,16 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from werkzeug.http import HTTP_STATUS_CODES, remove_entity_headers
+from werkzeug.http import remove_entity_headers
 from werkzeug.urls import iri_to_uri
 
-from mockserver import journal, problems
+from mockserver import journal, problems, wire
 from mockserver.engine import SESSION_HEADER, Engine, Outcome
-from mockserver.faults import EXTENSION, Headers, TransportFaults
 from mockserver.problems import MockError
 from mockserver.responder import serialise
 from mockserver.state import DEFAULT_SESSION
 from mockserver.validation import RequestRecord
+from mockserver.wire import Headers
 
 log = logging.getLogger("mockserver")
 
@@ -151,7 +151,8 @@ def _set(headers: Headers, name: str, value: str) -> None:
 
 
 def status_line(status: int) -> str:
-    return f"{status} {HTTP_STATUS_CODES.get(status, 'unknown').upper()}"
+    """`201 Created`, for WSGI's `start_response` (the phrase from `wire.reason`)."""
+    return wire.status_text(status)
 
 
 @dataclass(slots=True)
@@ -278,13 +279,7 @@ class Gateway:
 
     @staticmethod
     def _problem(exchange: Exchange, error: MockError) -> None:
-        status, extra, payload = problems.render(error)
-        headers: Headers = [("Content-Length", str(len(payload)))]
-        for key, value in extra.items():
-            _set(headers, key, value)
-        exchange.status = status
-        exchange.headers = finish_headers(status, headers)
-        exchange.body = payload
+        answer_problem(exchange, error)
 
     def journal(self, exchange: Exchange) -> None:
         """Journal the exchange; a journal failure must never lose the client's answer."""
@@ -305,6 +300,20 @@ class Gateway:
             )
         except Exception:
             log.exception("could not journal %s %s", exchange.method, exchange.path[:200])
+
+
+def answer_problem(exchange: Exchange, error: MockError) -> Exchange:
+    """Make `error`'s problem document the exchange's answer (the one way a mock error
+    becomes an answer, for the gateway and for the server's own refusals)."""
+    status, extra, payload = problems.render(error)
+    headers: Headers = [("Content-Length", str(len(payload)))]
+    for key, value in extra.items():
+        _set(headers, key, value)
+    exchange.status = status
+    exchange.headers = finish_headers(status, headers)
+    exchange.body = payload
+    exchange.fault, exchange.delay = None, 0.0
+    return exchange
 
 
 def finish_headers(status: int, headers: Headers) -> Headers:
@@ -335,6 +344,13 @@ def asgi_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
         text = value.decode("latin-1")
         headers[key] = f"{headers[key]},{text}" if key in headers else text
     return headers
+
+
+Deliver = Callable[["Exchange"], Awaitable[None]]
+"""The connection's answer sequence for one request (`serving.MockProtocol`'s)."""
+
+CONNECTION = "mockserver.connection"
+"""The ASGI scope extension that carries a request's `Deliver`."""
 
 
 class ClientGone(Exception):
@@ -368,9 +384,12 @@ class AsgiGateway:
     `Gateway.exchange` (the engine is CPU-bound and short: it runs inline, with no thread
     hand-off), `/__mock/` to `admin` (the Flask app, on threads).
 
-    `X-Mock-Delay` waits with `asyncio.sleep`, so a delayed answer holds no thread, and a
-    network fault acts on the connection through the `faults.EXTENSION` the server puts
-    in the scope."""
+    Under `mockserver serve` the exchange is handed to the connection (`CONNECTION`, in
+    the scope's extensions): the protocol runs the one answer sequence there (wait out
+    `X-Mock-Delay` on the loop, holding no thread; journal what is answered; write it with
+    `wire` or make its network fault), the same sequence as for the requests it answers
+    inline. Under another ASGI server the answer goes out as ASGI messages, and a network
+    fault, which needs the connection, is a 501."""
 
     def __init__(self, gateway: Gateway, admin: AsgiApp) -> None:
         self.gateway = gateway
@@ -392,21 +411,25 @@ class AsgiGateway:
             refusal = exc
         except ClientGone:
             return
-        faults: TransportFaults | None = scope.get("extensions", {}).get(EXTENSION)
+        deliver: Deliver | None = scope.get("extensions", {}).get(CONNECTION)
         exchange = self._exchange(
-            scope["method"], path, scope["query_string"], headers, body, refusal, faults is not None
+            scope["method"],
+            path,
+            scope["query_string"],
+            headers,
+            body,
+            refusal,
+            deliver is not None,
         )
+        if refusal is not None:  # the rest of the body is not read: end the connection
+            exchange.headers.append(("connection", "close"))
+        if deliver is not None:
+            await deliver(exchange)
+            return
         if exchange.delay:
             await asyncio.sleep(exchange.delay)
         self.gateway.journal(exchange)
-        if exchange.fault is not None and faults is not None:
-            faults.make(
-                exchange.fault, status_line(exchange.status), exchange.headers, exchange.body
-            )
-            return
         response_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in exchange.headers]
-        if refusal is not None:  # the rest of the body is not read: end the connection
-            response_headers.append((b"connection", b"close"))
         await send(
             {"type": "http.response.start", "status": exchange.status, "headers": response_headers}
         )

@@ -137,3 +137,10 @@ def render(error: MockError) -> tuple[int, dict[str, str], bytes]:
     payload = json.dumps(error.body(), ensure_ascii=False).encode("utf-8")
     headers = {"Content-Type": PROBLEM_MEDIA_TYPE, **error.headers}
     return error.status, headers, payload
+
+
+class CodingNotImplemented(MockError):
+    """A request body sent with a transfer coding the mock does not decode."""
+
+    status = 501
+    kind = "transfer-coding-not-implemented"

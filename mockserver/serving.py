@@ -22,21 +22,30 @@ needs and uvicorn does not do:
 * a deadline for each request (`--request-timeout`, head and body together, counted
   from the connection or from the request's first byte), so clients that send nothing
   or trickle bytes (slowloris) are closed instead of held forever;
-* limits on the request line (414), on each header and on the head (431), as gunicorn
-  had, so a client cannot grow the parser's buffers without end;
+* limits on the request line (414), on each header and on the head (431), set by
+  `--max-request-line`, `--max-header` and `--max-head`, so a client cannot grow the
+  parser's buffers without end;
+* an HTTP/1.1 request without exactly one Host is refused (400), and so is a transfer
+  coding other than chunked (501; 400 when chunked is not the last one);
 * its refusals as `application/problem+json`, like every other error of the mock;
-* `faults.TransportFaults` in every request's scope (`faults.EXTENSION`), so network
-  faults really happen on the connection;
+* one answer sequence for every API request (`_deliver`), inline or through uvicorn's
+  cycle (which hands it the exchange through the scope's `gateway.CONNECTION`): no
+  answer and no journal entry once the connection is gone, the journal entry handed
+  over before a byte is written, the bytes written by `wire` (the one writer, also of
+  refusals and internal errors) or the network fault made (`faults.TransportFaults`);
+* a client that half-closes after its requests still gets their answers, a stray CRLF
+  between requests leaves the keep-alive limit armed, and a request pipelined behind an
+  `Upgrade` (which is not taken) is answered;
 * inline answers: an API request whose body is sized and within `--max-body`, and that
   nothing else on its connection is ahead of, is answered from the parser's callbacks
   (`InlineApp`, which `gateway.AsgiGateway` is): no ASGI cycle, task, receive or send.
   A bare ASGI app under uvicorn cost ~0.07 ms of CPU a request, a bare httptools
   protocol ~0.01 (bench/README.md); the Huawei POST took 434-441 µs of server CPU per
   request through the cycle and 350-433 inline (3 interleaved runs each, 2 workers, 16
-  connections). The bytes written are those of uvicorn's cycle (`answer_bytes`;
-  tests/test_serving.py compares the two on the wire). One request per read is taken
-  inline: the rest of a pipelined burst goes through uvicorn's cycles, one per turn of
-  the loop, so a pipelining client does not starve the others. Delays wait in a task
+  connections). The bytes written are those uvicorn's cycle writes (`wire`). One
+  request per read is taken inline: the rest of a pipelined burst goes through
+  uvicorn's cycles, one per turn of the loop, so a pipelining client does not starve
+  the others. Delays wait in a task
   of the server's (a graceful stop waits for it); `/__mock/`, chunked bodies,
   `Expect: 100-continue` and requests behind one in progress take uvicorn's way.
 """
@@ -56,6 +65,7 @@ import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from multiprocessing.sharedctypes import RawArray
 from typing import Any, ClassVar, Protocol
 
@@ -63,19 +73,14 @@ import httptools
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 from uvicorn.config import Config
-from uvicorn.protocols.http.httptools_impl import (
-    HEADER_RE,
-    HEADER_VALUE_RE,
-    STATUS_LINE,
-    HttpToolsProtocol,
-    RequestResponseCycle,
-)
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
 
-from mockserver import problems
-from mockserver.faults import EXTENSION, TransportFaults
-from mockserver.gateway import AsgiApp, Exchange, asgi_headers, status_line
+from mockserver import problems, wire
+from mockserver.defaults import DEFAULT_MAX_HEAD, DEFAULT_MAX_HEADER, DEFAULT_MAX_REQUEST_LINE
+from mockserver.faults import TransportFaults
+from mockserver.gateway import CONNECTION, AsgiApp, Exchange, answer_problem, asgi_headers
 from mockserver.state import claim_slot
 
 logger = logging.getLogger("mockserver")
@@ -115,9 +120,9 @@ _NO_EVENT = _NoEvent()
 
 
 class _InlineCycle:
-    """A request `MockProtocol` answers inline: what uvicorn's protocol reads of a
-    `RequestResponseCycle` (`response_complete`, `disconnected`, `keep_alive`,
-    `message_event`), and the request itself."""
+    """A request `MockProtocol` answers inline: what uvicorn's protocol and the answer
+    sequence read of a `RequestResponseCycle` (`response_started`, `response_complete`,
+    `disconnected`, `keep_alive`, `message_event`, `on_response`), and the request."""
 
     __slots__ = (
         "body",
@@ -126,9 +131,11 @@ class _InlineCycle:
         "keep_alive",
         "message_event",
         "method",
+        "on_response",
         "path",
         "query_string",
         "response_complete",
+        "response_started",
     )
 
     def __init__(
@@ -138,59 +145,32 @@ class _InlineCycle:
         query_string: bytes,
         headers: dict[str, str],
         keep_alive: bool,
+        on_response: Callable[[], None],
     ) -> None:
         self.method, self.path, self.query_string = method, path, query_string
         self.headers = headers
         self.body = bytearray()
         self.keep_alive = keep_alive
-        self.response_complete = False
+        self.response_started = self.response_complete = False
         self.disconnected = False
         self.message_event = _NO_EVENT
-
-
-def answer_bytes(
-    exchange: Exchange, default_headers: list[tuple[bytes, bytes]], keep_alive: bool
-) -> tuple[bytes, bool]:
-    """The answer as uvicorn writes an ASGI app's (its `RequestResponseCycle.send`):
-    status line, its default headers, the answer's headers (names lower-cased, refused
-    if not valid HTTP), `connection: close` unless kept alive, no body for HEAD; and
-    whether the connection stays open. Raises ValueError for a header uvicorn refuses."""
-    content = [STATUS_LINE.get(exchange.status) or f"HTTP/1.1 {exchange.status} \r\n".encode()]
-    for name, value in default_headers:
-        content += [name, b": ", value, b"\r\n"]
-    sized = closes = False
-    for key, text in exchange.headers:
-        name, value = key.encode("latin-1").lower(), text.encode("latin-1")
-        if HEADER_RE.search(name) or HEADER_VALUE_RE.search(value):
-            raise ValueError(f"header {key!r} is not valid HTTP")
-        if name == b"content-length":
-            sized = True
-        elif name == b"connection" and b"close" in [t.strip().lower() for t in value.split(b",")]:
-            keep_alive, closes = False, True
-        content += [name, b": ", value, b"\r\n"]
-    if not keep_alive and not closes:
-        content.append(b"connection: close\r\n")
-    body = b"" if exchange.bodyless else exchange.body
-    if not sized and exchange.method != "HEAD" and exchange.status not in (204, 304):
-        content.append(b"transfer-encoding: chunked\r\n")  # as uvicorn: no length given
-        body = (b"%x\r\n%s\r\n" % (len(body), body) if body else b"") + b"0\r\n\r\n"
-    content += [b"\r\n", body]
-    return b"".join(content), keep_alive
+        self.on_response = on_response
 
 
 class MockProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with request deadlines, head limits, problem+json
-    refusals and network faults (see the module's docstring)."""
+    refusals, network faults and one answer sequence (see the module's docstring)."""
 
     request_timeout = 10.0
-    MAX_LINE = 4094
-    """Longest request target, in bytes (gunicorn's default `limit_request_line`)."""
-    MAX_FIELD = 8190
-    """Longest header (name and value), in bytes (gunicorn's `limit_request_field_size`)."""
+    MAX_LINE = DEFAULT_MAX_REQUEST_LINE
+    """Longest request target, in bytes (`--max-request-line`)."""
+    MAX_FIELD = DEFAULT_MAX_HEADER
+    """Longest header (name and value), in bytes (`--max-header`; `serve` raises it to
+    the longest `maxLength` a loaded spec documents for a header)."""
     MAX_FIELDS = 100
     """Most headers in one request (gunicorn's `limit_request_fields`)."""
-    MAX_HEAD = MAX_LINE + MAX_FIELDS * (MAX_FIELD + 4) + 4
-    """Most bytes of head read before it must be complete."""
+    MAX_HEAD = DEFAULT_MAX_HEAD
+    """Most bytes of head read before it must be complete (`--max-head`)."""
 
     _deadline: asyncio.TimerHandle | None = None
     _refusal: problems.MockError | None = None
@@ -199,6 +179,8 @@ class MockProtocol(HttpToolsProtocol):
     _in_head = True
     _head_bytes = 0
     _fields = 0
+    _eof = False
+    """The client has half-closed: it sends nothing more, but still reads its answers."""
     _inline_turn = False
     """Whether a request may still be answered inline in this read: one per read, so
     that the requests a client pipelines are answered one per turn of the loop, as
@@ -230,25 +212,51 @@ class MockProtocol(HttpToolsProtocol):
         if not self.transport.is_closing():
             self.transport.close()
 
+    # -- half-close ------------------------------------------------------------------------
+    def eof_received(self) -> bool:  # type: ignore[override]
+        """The client half-closed (`shutdown(SHUT_WR)`): answer what it has sent, then
+        close. uvicorn lets the transport close at once, so a delayed or admin request
+        in progress was never answered."""
+        self._eof = True
+        return not self._idle()  # True keeps the connection open for the answers to come
+
+    def _idle(self) -> bool:
+        cycle = self.cycle
+        return (cycle is None or cycle.response_complete) and not self.pipeline
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self._eof and self._idle() and not self.transport.is_closing():
+            self.transport.close()
+
     # -- parsing, with limits ------------------------------------------------------------
     def data_received(self, data: bytes) -> None:
-        self._unset_keepalive_if_required()
+        # uvicorn cancels its keep-alive timer here, for any byte. A stray CRLF between
+        # requests (which RFC 9112 says to tolerate) begins no message, so nothing armed
+        # a timer again and two bytes held the connection open for ever: the timer is
+        # cancelled when a request begins instead (`on_message_begin`).
         if self._in_head:
             self._head_bytes += len(data)
         self._inline_turn = True
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            pass  # an Upgrade is not taken: the request is served as plain HTTP/1.1
-        except httptools.HttpParserError as exc:
-            self._refuse(self._refusal or _not_http(exc))
-            return
+        while True:
+            try:
+                self.parser.feed_data(data)
+            except httptools.HttpParserUpgrade as exc:
+                # An Upgrade is not taken: the request is served as plain HTTP/1.1, and
+                # the parser stopped after it; what followed it in this read is the next
+                # request, not upgraded bytes.
+                offset = exc.args[0] if exc.args and isinstance(exc.args[0], int) else len(data)
+                data = data[offset:]
+                if data and not self.transport.is_closing():
+                    continue
+            except httptools.HttpParserError as exc:
+                self._refuse(self._refusal or _not_http(exc))
+                return
+            break
         if self._in_head and self._head_bytes > self.MAX_HEAD:
             self._refuse(_head_too_large(self.MAX_HEAD))
 
     def on_message_begin(self) -> None:
-        # A request pipelined behind one answered inline, in the same read, must not run
-        # under the keep-alive timer that answer armed.
         self._unset_keepalive_if_required()
         super().on_message_begin()
         self._arm()
@@ -259,7 +267,8 @@ class MockProtocol(HttpToolsProtocol):
         if len(self.url) > self.MAX_LINE:
             self._refusal = problems.UriTooLong(
                 f"The request target is longer than the mock's limit of {self.MAX_LINE} "
-                "bytes; send the data in a body instead."
+                "bytes; send the data in a body instead, or start the mock with a larger "
+                "--max-request-line."
             )
             raise _Refused
 
@@ -272,13 +281,17 @@ class MockProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._in_head, self._head_bytes = False, 0
+        refusal = _framing_refusal(self.headers, self.parser.get_http_version())
+        if refusal is not None:
+            self._refusal = refusal
+            raise _Refused
         if self._inline_request():
             return
         super().on_headers_complete()
         cycle = self.cycle
         if cycle is not None and cycle.scope is self.scope:  # this request's own cycle
-            faults = TransportFaults(self.transport, lambda: _fault_done(cycle))
-            self.scope.setdefault("extensions", {})[EXTENSION] = faults  # type: ignore[assignment]
+            extensions = self.scope.setdefault("extensions", {})
+            extensions[CONNECTION] = partial(self._answer_later, cycle)  # type: ignore[assignment]
 
     def on_body(self, body: bytes) -> None:
         cycle: Any = self.cycle  # uvicorn's cycle, or one of ours
@@ -327,6 +340,7 @@ class MockProtocol(HttpToolsProtocol):
             parsed.query or b"",
             headers,
             keep_alive=version != "1.0" and self.parser.should_keep_alive(),
+            on_response=self.on_response_complete,
         )
         return True
 
@@ -338,7 +352,7 @@ class MockProtocol(HttpToolsProtocol):
             )
         except Exception:  # the gateway answers its own errors: this is a mock bug
             logger.exception("unexpected error while serving %s %s", cycle.method, cycle.path[:200])
-            exchange = _internal_error(cycle.method, cycle.path)
+            exchange = _internal_error(Exchange(cycle.method, cycle.path, time.time()))
         if exchange.delay:  # waited on the loop, holding nothing up
             task = self.loop.create_task(self._answer_later(cycle, exchange))
             task.add_done_callback(self.tasks.discard)
@@ -346,63 +360,102 @@ class MockProtocol(HttpToolsProtocol):
         else:
             self._deliver(cycle, exchange)
 
-    async def _answer_later(self, cycle: _InlineCycle, exchange: Exchange) -> None:
-        await asyncio.sleep(exchange.delay)
+    # -- the one answer sequence, for inline requests and uvicorn's cycles ----------------
+    async def _answer_later(
+        self, cycle: RequestResponseCycle | _InlineCycle, exchange: Exchange
+    ) -> None:
+        """`_deliver`, after the exchange's delay and once the client reads again (the
+        `CONNECTION` extension of a request that went through uvicorn's cycle)."""
+        if exchange.delay:
+            await asyncio.sleep(exchange.delay)
+        if self.flow.write_paused and not cycle.disconnected:
+            await self.flow.drain()
         self._deliver(cycle, exchange)
 
-    def _deliver(self, cycle: _InlineCycle, exchange: Exchange) -> None:
-        """Journal the exchange, then write its answer or make its fault; then what
-        uvicorn does when a response is complete (keep-alive, the next pipelined one)."""
+    def _deliver(self, cycle: RequestResponseCycle | _InlineCycle, exchange: Exchange) -> None:
+        """Every API answer's sequence: nothing if the connection is gone (so the journal
+        holds only what was answered); the answer's bytes (a header that is not valid
+        HTTP makes it a 500); the journal entry, handed over before a byte is written;
+        then the bytes, or the exchange's network fault; then what uvicorn does when a
+        response is complete (keep-alive, the next pipelined request)."""
+        if cycle.disconnected or self.transport.is_closing():
+            cycle.disconnected = True
+            return
+        default_headers = self.server_state.default_headers
+        try:
+            data, keep_alive = wire.answer_bytes(exchange, default_headers, cycle.keep_alive)
+        except (ValueError, UnicodeEncodeError) as exc:
+            logger.error("could not answer %s %s: %s", exchange.method, exchange.path[:200], exc)
+            exchange = _internal_error(exchange)
+            data, keep_alive = wire.answer_bytes(exchange, default_headers, False)
         app: InlineApp = self.app
         app.journal(exchange)
-        if cycle.disconnected or self.transport.is_closing():
-            cycle.response_complete = True
-            return
         if exchange.fault is not None:
             faults = TransportFaults(self.transport, lambda: _fault_done(cycle))
-            faults.make(
-                exchange.fault, status_line(exchange.status), exchange.headers, exchange.body
-            )
-            cycle.response_complete = True
+            faults.make(exchange.fault, exchange, default_headers)
+            cycle.response_started = cycle.response_complete = True
             return
-        try:
-            data, cycle.keep_alive = answer_bytes(
-                exchange, self.server_state.default_headers, cycle.keep_alive
-            )
-        except (ValueError, UnicodeEncodeError) as exc:  # as uvicorn answers an app's error
-            logger.error("could not answer %s %s: %s", cycle.method, cycle.path[:200], exc)
-            failed = _internal_error(cycle.method, cycle.path)
-            data, cycle.keep_alive = answer_bytes(failed, self.server_state.default_headers, False)
         self.transport.write(data)
-        cycle.response_complete = True
-        if not cycle.keep_alive:
+        cycle.keep_alive = keep_alive
+        cycle.response_started = cycle.response_complete = True
+        cycle.message_event.set()
+        if not keep_alive:
             self.transport.close()
-        self.on_response_complete()
+        cycle.on_response()
 
     def _refuse(self, error: problems.MockError) -> None:
         """Answer a request that cannot be read with its problem, then close."""
         self._refusal = None
         if self.transport.is_closing():
             return
-        status, extra, payload = problems.render(error)
-        lines = [f"HTTP/1.1 {status} {problems.status_phrase(status)}".encode("latin-1")]
-        lines += [name + b": " + value for name, value in self.server_state.default_headers]
-        lines += [f"{key}: {value}".encode("latin-1") for key, value in extra.items()]
-        lines += [b"content-length: %d" % len(payload), b"connection: close", b"", payload]
-        self.transport.write(b"\r\n".join(lines))
+        refusal = answer_problem(Exchange("GET", "", time.time()), error)
+        data, _ = wire.answer_bytes(refusal, self.server_state.default_headers, False)
+        self.transport.write(data)
         self.transport.close()
 
 
-def _internal_error(method: str, path: str) -> Exchange:
-    """What uvicorn answers when an app fails before answering (its `send_500_response`)."""
-    headers = [
-        ("content-type", "text/plain; charset=utf-8"),
-        ("content-length", "21"),
-        ("connection", "close"),
-    ]
-    return Exchange(
-        method, path, time.time(), status=500, headers=headers, body=b"Internal Server Error"
+def _internal_error(exchange: Exchange) -> Exchange:
+    """The exchange answered 500 problem+json instead (the request is kept, for the
+    journal), on a connection that then closes."""
+    answer_problem(
+        exchange,
+        problems.InternalError(
+            "The mock failed unexpectedly; this is a mock bug, please report it with the "
+            "request that caused it."
+        ),
     )
+    exchange.error = "internal-error"
+    exchange.headers.append(("Connection", "close"))
+    return exchange
+
+
+def _framing_refusal(headers: list[tuple[bytes, bytes]], version: str) -> problems.MockError | None:
+    """What is wrong with a request's Host or Transfer-Encoding, that the parser let by:
+    an HTTP/1.1 request needs exactly one Host (RFC 9112 §3.2); a transfer coding other
+    than chunked is not decoded (RFC 9112 §6.1: 501)."""
+    hosts = 0
+    codings: list[bytes] = []
+    for name, value in headers:
+        if name == b"host":
+            hosts += 1
+        elif name == b"transfer-encoding":
+            codings += [t.strip().lower() for t in value.split(b",") if t.strip()]
+    if hosts > 1 or (hosts == 0 and version != "1.0"):
+        return problems.BadHttpRequest(
+            f"An HTTP/1.1 request carries exactly one Host header; this one has {hosts}."
+        )
+    others = [c.decode("latin-1") for c in codings[:-1]]
+    if codings and codings[-1] != b"chunked":
+        return problems.BadHttpRequest(
+            "A request's Transfer-Encoding must end with chunked (RFC 9112 §6.3); this "
+            f"one is {b', '.join(codings).decode('latin-1')!r}."
+        )
+    if others:
+        return problems.CodingNotImplemented(
+            f"The mock does not decode the transfer coding {', '.join(others)!s}; send the "
+            "body with Content-Length, or with Transfer-Encoding: chunked alone."
+        )
+    return None
 
 
 def _not_http(exc: Exception) -> problems.MockError:
@@ -414,12 +467,15 @@ def _not_http(exc: Exception) -> problems.MockError:
 
 def _head_too_large(limit: int, fields: int | None = None, name: bytes = b"") -> problems.MockError:
     if fields is None:
-        detail = f"The request's head is larger than the mock's limit of {limit} bytes."
+        detail = (
+            f"The request's head is larger than the mock's limit of {limit} bytes (--max-head)."
+        )
     else:
         shown = name[:100].decode("latin-1")
         detail = (
-            f"A header ({shown!r}) is longer than the mock's limit of {limit} bytes, or "
-            f"there are more than {fields} headers; send the data in a body instead."
+            f"A header ({shown!r}) is longer than the mock's limit of {limit} bytes "
+            f"(--max-header), or there are more than {fields} headers; send the data in a "
+            "body instead."
         )
     return problems.HeadersTooLarge(detail)
 
@@ -669,6 +725,10 @@ class ServeOptions:
     graceful_timeout: int = 5
     keepalive: int = 5
     request_timeout: float = 10.0
+    max_header: int | None = None
+    """Longest header (name and value), in bytes; None: `MockProtocol.MAX_FIELD`."""
+    max_request_line: int = MockProtocol.MAX_LINE
+    max_head: int = MockProtocol.MAX_HEAD
 
 
 MALLOC_ARENAS = 2
@@ -739,7 +799,11 @@ class _Application(BaseApplication):  # type: ignore[misc]
         self.announce(f"http://{shown}:{port}")
 
     def load(self) -> AsgiApp:
-        MockProtocol.request_timeout = self.options.request_timeout
+        opts = self.options
+        MockProtocol.request_timeout = opts.request_timeout
+        MockProtocol.MAX_LINE, MockProtocol.MAX_HEAD = opts.max_request_line, opts.max_head
+        if opts.max_header is not None:
+            MockProtocol.MAX_FIELD = opts.max_header
         return self.application
 
     def run(self) -> None:

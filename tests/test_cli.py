@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -110,3 +111,64 @@ def test_installed_package_falls_back_to_its_bundled_copy(
     package = Path(app_module.__file__).resolve().parent
     assert app_module.bundled("specs") == package / "bundled" / "specs"
     assert app_module.bundled("fixtures") == package / "bundled" / "fixtures"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("PORT", "70000"),
+        ("PORT", "-1"),
+        ("MAX_BODY", "-1"),
+        ("WORKERS", "0"),
+        ("THREADS", "0"),
+        ("JOURNAL_SIZE", "-5"),
+        ("REQUEST_TIMEOUT", "-1"),
+        ("REQUEST_TIMEOUT", "nan"),
+        ("MAX_HEADER", "-1"),
+        ("MAX_REQUEST_LINE", "0"),
+        ("MAX_HEAD", "lots"),
+    ],
+)
+def test_an_unusable_environment_value_stops_serve_with_exit_2_naming_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], variable: str, value: str
+) -> None:
+    monkeypatch.setenv(f"MOCKSERVER_{variable}", value)
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err
+    assert f"MOCKSERVER_{variable}={value!r} is not valid" in err
+
+
+def test_a_port_out_of_range_is_refused_without_a_traceback() -> None:
+    # It used to reach gunicorn's bind: a traceback and exit 1.
+    done = subprocess.run(
+        [sys.executable, "-m", "mockserver", "serve"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env={**os.environ, "MOCKSERVER_PORT": "70000"},
+    )
+    assert done.returncode == 2
+    assert "MOCKSERVER_PORT='70000' is not valid: 70000 is out of range" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "flags", [["--port", "70000"], ["--workers", "0"], ["--max-body", "-1"], ["--max-head", "1"]]
+)
+def test_an_unusable_flag_is_refused_with_exit_2(
+    capsys: pytest.CaptureFixture[str], flags: list[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["serve", *flags])
+    assert stopped.value.code == 2
+    assert f"argument {flags[0]}" in capsys.readouterr().err
+
+
+def test_the_header_limit_covers_the_longest_header_a_spec_documents() -> None:
+    from mockserver.cli import documented_header_length
+    from mockserver.engine import Engine
+
+    engine = Engine.from_paths([ROOT / "specs"], None)
+    # Huawei's X-Auth-Token: up to 16,384 characters.
+    assert documented_header_length(engine.operations) == len("X-Auth-Token: ") + 16384

@@ -21,9 +21,10 @@ from werkzeug.wrappers import Request
 from mockserver import problems
 from mockserver.app import asgi_app
 from mockserver.engine import Engine
-from mockserver.faults import EXTENSION
 from mockserver.gateway import (
+    CONNECTION,
     AsgiGateway,
+    Exchange,
     Gateway,
     finish_headers,
     read_body,
@@ -147,9 +148,10 @@ def test_the_body_is_what_the_length_says(
 
 
 # -- the answer ------------------------------------------------------------------------------
-def test_status_lines_carry_werkzeugs_phrases() -> None:
-    assert status_line(201) == "201 CREATED"
-    assert status_line(599) == "599 UNKNOWN"
+def test_status_lines_carry_the_one_source_of_phrases() -> None:
+    assert status_line(201) == "201 Created"
+    assert status_line(429) == "429 Too Many Requests"
+    assert status_line(599) == "599 Unknown"
 
 
 def test_answers_without_content_lose_what_they_cannot_carry() -> None:
@@ -327,23 +329,23 @@ def test_asgi_sends_admin_requests_to_flask(app: Flask) -> None:
     assert answer.status == 200 and json.loads(answer.body)["status"] == "ok"
 
 
-def test_asgi_hands_a_fault_to_the_connection_and_answers_nothing(app: Flask) -> None:
-    made: list[tuple[str, str, bytes]] = []
+def test_asgi_hands_the_exchange_to_the_connection_and_sends_nothing(app: Flask) -> None:
+    handed: list[Exchange] = []
 
-    class Faults:
-        def make(self, fault: str, status: str, headers: Any, body: bytes) -> None:
-            made.append((fault, status, body))
+    async def deliver(exchange: Exchange) -> None:
+        handed.append(exchange)
 
     answer = AsgiAnswer(
         asgi_app(app, 1),
         "GET",
         EVENTS,
         headers=[(b"x-mock-fault", b"truncated")],
-        extensions={EXTENSION: Faults()},
+        extensions={CONNECTION: deliver},
     )
     assert answer.status == 0 and answer.body == b""  # nothing sent through ASGI
-    ((fault, status, body),) = made
-    assert fault == "truncated" and status == "200 OK" and body.startswith(b"[")
+    ((exchange,),) = [handed]
+    assert exchange.fault == "truncated" and exchange.status == 200
+    assert exchange.body.startswith(b"[")
     # Without the server's extension the connection is out of reach: a 501 problem.
     unreachable = AsgiAnswer(asgi_app(app, 1), "GET", EVENTS, headers=[(b"x-mock-fault", b"reset")])
     assert unreachable.status == 501

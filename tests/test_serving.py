@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import select
@@ -20,7 +21,8 @@ from uvicorn.config import Config
 from uvicorn.server import ServerState
 
 from mockserver.gateway import Exchange
-from mockserver.serving import ConnectionShares, MockProtocol, answer_bytes
+from mockserver.serving import ConnectionShares, MockProtocol
+from mockserver.wire import answer_bytes
 from tests.conftest import LiveServer
 
 EVENTS = "/api/v1/events/query/"
@@ -354,7 +356,11 @@ def test_an_inline_answer_that_fails_is_a_500_and_the_server_goes_on(
         with caplog.at_level(logging.ERROR, logger="mockserver"):
             protocol.data_received(b"GET /things HTTP/1.1\r\nHost: t\r\n\r\n")
         assert transport.written.startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
-        assert transport.written.endswith(b"connection: close\r\n\r\nInternal Server Error")
+        # The same problem+json as the gateway renders for its own failures.
+        head, _, body = transport.written.partition(b"\r\n\r\n")
+        assert b"content-type: application/problem+json" in head
+        assert b"connection: close" in head
+        assert json.loads(body)["type"] == "urn:mockserver:problem:internal-error"
         assert transport.closing and [e.status for e in app.journaled] == [500]
         assert "unexpected error while serving GET /things" in caplog.text
         protocol.connection_lost(None)
