@@ -63,7 +63,7 @@ import socket
 import sys
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from multiprocessing.sharedctypes import RawArray
@@ -586,6 +586,19 @@ class _SharingServer(Server):
         if self.shares is not None and self.slot is not None:
             self.shares.leave(self.slot)
         super().handle_exit(sig, frame)
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """uvicorn's, without raising the captured SIGTERM again once the server has
+        stopped: re-raised with its default handler, it killed the worker there, before
+        `MockWorker._serve` released its connection share and before the `atexit`
+        handlers flushed the journal's last batch and the access log. The worker exits
+        normally instead (gunicorn's `sys.exit(0)` after the worker's run)."""
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                self._captured_signals.clear()
 
     async def on_tick(self, counter: int) -> bool:
         self._may_accept()  # publishes this worker's count, closed connections included

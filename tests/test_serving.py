@@ -366,3 +366,69 @@ def test_an_inline_answer_that_fails_is_a_500_and_the_server_goes_on(
         protocol.connection_lost(None)
     finally:
         loop.close()
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's /proc")
+def test_a_graceful_stop_loses_no_access_log_line() -> None:
+    # The workers died by the SIGTERM uvicorn raised again after its graceful stop, so
+    # the atexit flushes never ran: the lines of the requests answered last (those in
+    # flight when the stop began) were lost.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mockserver", "serve", "--port", "0", "--workers", "2"],
+        cwd=Path(__file__).resolve().parents[1],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    sockets: list[socket.socket] = []
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().decode().rsplit(" ", 1)[-1].strip()
+        parts = urlsplit(url)
+        assert parts.hostname is not None and parts.port is not None
+        request = f"GET {EVENTS} HTTP/1.1\r\nHost: t\r\nX-Mock-Delay: 500\r\n\r\n".encode()
+        for _ in range(40):
+            sock = socket.create_connection((parts.hostname, parts.port), timeout=30)
+            sockets.append(sock)
+            sock.sendall(request)
+        deadline = time.monotonic() + 20
+        for sock in sockets:  # every request is in flight
+            while not _read_by_the_server(parts.port, sock.getsockname()[1]):
+                assert time.monotonic() < deadline, "the server never read a request"
+                select.select([], [], [], 0.005)
+        process.send_signal(signal.SIGTERM)
+        answered = sum(sock.recv(65536).startswith(b"HTTP/1.1 200 ") for sock in sockets)
+        printed, _ = process.communicate(timeout=60)
+    finally:
+        for sock in sockets:
+            sock.close()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0 and answered == len(sockets)
+    lines = [line for line in printed.decode().splitlines() if f" GET {EVENTS} " in line]
+    assert len(lines) == answered
+
+
+_STOPPED_BY_SIGTERM = """
+import atexit, signal
+from uvicorn.config import Config
+from mockserver.serving import _SharingServer
+
+atexit.register(lambda: print("atexit ran", flush=True))
+server = _SharingServer(Config(app=None), None, 1)
+with server.capture_signals():
+    signal.raise_signal(signal.SIGTERM)  # what gunicorn's arbiter sends to stop a worker
+    assert server.should_exit  # a graceful stop began
+print("stopped", flush=True)
+"""
+
+
+def test_a_worker_stopped_by_sigterm_exits_normally_so_its_atexit_flushes_run() -> None:
+    # uvicorn raised the captured SIGTERM again once its server had stopped; with the
+    # default handler that killed the worker there, before the journal's last batch and
+    # the access log were flushed (atexit) and before its connection share was released.
+    done = subprocess.run(
+        [sys.executable, "-c", _STOPPED_BY_SIGTERM], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["stopped", "atexit", "ran"]
