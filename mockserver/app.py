@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from flask import Flask, Response, jsonify, request
+from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
@@ -63,18 +64,21 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     store = engine.store
     app = Flask("mockserver")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False  # admin_not_found answers OPTIONS
     app.extensions["mockserver.engine"] = engine
 
     # -- admin ------------------------------------------------------------------------
+    expected_token = (settings.admin_token or "").encode("utf-8", "surrogateescape")
+
     @app.before_request
     def guard_admin() -> None:
         if settings.admin_token and request.path not in OPEN_ADMIN_ROUTES:
-            sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-            sent = request.headers.get("X-Mock-Admin-Token", sent)
-            if not hmac.compare_digest(sent.encode(), settings.admin_token.encode()):
+            sent = sent_admin_token(request.headers)
+            if sent is None or not hmac.compare_digest(sent, expected_token):
                 raise problems.AdminUnauthorized(
                     "The admin API needs the token the mock was started with: send "
-                    "`Authorization: Bearer <token>` or `X-Mock-Admin-Token: <token>`."
+                    "`Authorization: Bearer <token>` or `X-Mock-Admin-Token: <token>`.",
+                    headers={"WWW-Authenticate": 'Bearer realm="mockserver admin"'},
                 )
 
     @app.get("/__mock/health")
@@ -133,6 +137,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     # -- anything else under /__mock/ ----------------------------------------------------
     def admin_not_found(path: str = "") -> Response:
+        allowed = admin_methods.get(request.path)
+        if allowed is not None:  # a route of the mock, not this method
+            if request.method == "OPTIONS":
+                return Response(status=204, headers={"Allow": ", ".join(allowed)})
+            raise problems.AdminMethodNotAllowed(
+                f"{request.method} is not a method of {request.path}; it takes "
+                f"{', '.join(allowed)}.",
+                extra={"allowed": list(allowed)},
+                headers={"Allow": ", ".join(allowed)},
+            )
         routes = sorted(
             f"{m} {r.rule}"
             for r in app.url_map.iter_rules()
@@ -146,6 +160,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     admin_not_found.provide_automatic_options = False  # type: ignore[attr-defined]
     app.url_map.converters["anything"] = AnyPath
+    # Every admin route's methods, for its OPTIONS and its 405 (Flask's automatic OPTIONS
+    # would list the methods of the catch-all below too, which are all refused).
+    methods_of: dict[str, set[str]] = {}
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith(ADMIN_PREFIX):
+            methods_of.setdefault(rule.rule, {"OPTIONS"}).update(rule.methods or ())
+    admin_methods = {path: tuple(sorted(methods)) for path, methods in methods_of.items()}
     app.add_url_rule("/<anything:path>", "admin_not_found", admin_not_found, methods=ALL_METHODS)
 
     # -- errors -------------------------------------------------------------------------
@@ -190,6 +211,22 @@ def asgi_app(app: Flask, threads: int) -> AsgiGateway:
     # a2wsgi types the environ and the ASGI messages as TypedDicts; ours are plain dicts.
     admin = WSGIMiddleware(cast(Any, app), workers=threads)
     return AsgiGateway(gateway, cast(Any, admin))
+
+
+def sent_admin_token(headers: Headers) -> bytes | None:
+    """The admin token a request carries, as the bytes it sent: `X-Mock-Admin-Token`,
+    else the credentials of an `Authorization` header of the Bearer scheme (in any
+    case, RFC 9110 §11.1); None for a header with no scheme or another scheme."""
+    sent = headers.get("X-Mock-Admin-Token")
+    if sent is None:
+        scheme, _, credentials = headers.get("Authorization", "").strip().partition(" ")
+        if scheme.lower() != "bearer" or not credentials.strip():
+            return None
+        sent = credentials.strip()
+    try:  # a server hands header bytes over as latin-1 text: these are the bytes sent
+        return sent.encode("latin-1")
+    except UnicodeEncodeError:  # text a test client passed as it is
+        return sent.encode("utf-8", "surrogateescape")
 
 
 def admin_session() -> str:

@@ -214,6 +214,24 @@ class Gateway:
         start_response(status_line(exchange.status), exchange.headers)
         return [] if exchange.bodyless else [exchange.body]
 
+    def asterisk(self, method: str, headers: dict[str, str]) -> Exchange:
+        """A request for `*` (RFC 9110 §9.3.7): `OPTIONS *` is answered 204 with the
+        methods some loaded spec documents; any other method is a 400."""
+        exchange = Exchange(method, "*", time.time())
+        exchange.record = RequestRecord(method, "*", (), headers)
+        if method != "OPTIONS":
+            exchange.error = problems.BadHttpRequest.kind
+            return answer_problem(
+                exchange,
+                problems.BadHttpRequest(
+                    f"The target * names no resource: it is for OPTIONS only, not {method}."
+                ),
+            )
+        methods = {op.method for op in self.engine.operations} | {"OPTIONS"}
+        exchange.status = 204
+        exchange.headers = [("Allow", ", ".join(sorted(methods)))]
+        return exchange
+
     def exchange(
         self,
         method: str,
@@ -398,8 +416,8 @@ class AsgiGateway:
     async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return  # no lifespan events are asked for; websockets are not served
-        path = folded(scope["path"])
-        if path.startswith(ADMIN_PREFIX):
+        path = scope["path"]
+        if folded(path).startswith(ADMIN_PREFIX):
             await self.admin(scope, receive, send)
             return
         headers = asgi_headers(scope["headers"])
@@ -453,7 +471,7 @@ class AsgiGateway:
     ) -> Exchange:
         """The exchange of a request `answers_inline` accepted; the protocol waits out its
         delay, then calls `journal` and writes the answer (or makes its fault)."""
-        return self._exchange(method, folded(path), query_string, headers, body, None, True)
+        return self._exchange(method, path, query_string, headers, body, None, True)
 
     def journal(self, exchange: Exchange) -> None:
         self.gateway.journal(exchange)
@@ -468,6 +486,10 @@ class AsgiGateway:
         refusal: MockError | None,
         faults_possible: bool,
     ) -> Exchange:
+        if path == "*":
+            return self.gateway.asterisk(method, headers)
+        path = folded(path)
+
         def body_or_refusal(_: dict[str, str]) -> bytes:
             if refusal is not None:
                 raise refusal

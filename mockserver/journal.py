@@ -20,6 +20,7 @@ import json
 import math
 import os
 import queue
+import re
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -127,10 +128,24 @@ def log_line(entry: dict[str, Any], log_format: str) -> str:
         )
     controls = " ".join(f"{k}={v}" for k, v in entry["controls"].items())
     operation = f"{entry['api']}.{entry['operationId']}" if entry["operationId"] else "-"
-    return (
+    line = (
         f"{entry['time']} {entry['method']} {entry['path'][:200]} {operation} "
         f"{entry['status']} {entry['durationMs']:.1f}ms {controls}"
     ).rstrip()
+    return _UNPRINTABLE.sub(_escape, line)
+
+
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\\\\]")
+"""What must not reach a text log line as it is: control characters (a decoded `%0A`
+in a path would forge a line), the Unicode line separators, and the backslash that
+escapes them."""
+
+
+def _escape(found: re.Match[str]) -> str:
+    char = found.group()
+    if char == "\\":
+        return "\\\\"
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
 
 
 class AccessLog:

@@ -117,6 +117,11 @@ class AdminError(MockError):
     kind = "admin"
 
 
+class AdminMethodNotAllowed(MockError):
+    status = 405
+    kind = "admin-method-not-allowed"
+
+
 class AdminUnauthorized(MockError):
     status = 401
     kind = "admin-token-required"

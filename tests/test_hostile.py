@@ -665,3 +665,86 @@ def test_the_head_limits_are_options() -> None:
                 assert option in json.loads(body_of(response))["detail"]
     finally:
         assert server.stop() == 0
+
+
+def test_options_asterisk_lists_the_methods_the_mock_serves(live_server: LiveServer) -> None:
+    response = exchange(live_server, b"OPTIONS * HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    assert status_of(response) == 204
+    allow = response.lower().split(b"\r\nallow: ")[1].split(b"\r\n")[0].decode().upper()
+    assert {"GET", "POST", "OPTIONS"} <= set(allow.split(", "))
+    other = exchange(live_server, b"GET * HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    assert status_of(other) == 400
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("POST", "/__mock/health", "GET, HEAD, OPTIONS"),
+        ("PATCH", "/__mock/requests", "DELETE, GET, HEAD, OPTIONS"),
+        ("POST", "/__mock/scenarios", "DELETE, GET, HEAD, OPTIONS, PUT"),
+    ],
+)
+def test_an_admin_route_refuses_other_methods_with_405_and_allow(
+    live_server: LiveServer, method: str, path: str, allowed: str
+) -> None:
+    answer = requests.request(method, live_server.url + path, timeout=10)
+    assert answer.status_code == 405
+    assert answer.headers["Allow"] == allowed
+    assert answer.json()["allowed"] == allowed.split(", ")
+    options = requests.options(live_server.url + path, timeout=10)
+    assert options.status_code == 204 and options.headers["Allow"] == allowed
+
+
+TOKEN = "s3cr\u00e9t"  # not ASCII: sent as UTF-8
+
+
+@pytest.fixture(scope="module")
+def guarded() -> Iterator[LiveServer]:
+    server = LiveServer("--workers", "1", "--admin-token", TOKEN)
+    yield server
+    assert server.stop() == 0
+
+
+@pytest.mark.parametrize(
+    ("authorization", "expected"),
+    [
+        (None, 401),
+        (b"Bearer " + TOKEN.encode(), 200),
+        (b"bearer " + TOKEN.encode(), 200),  # schemes are case-insensitive
+        (b"BEARER  " + TOKEN.encode(), 200),
+        (TOKEN.encode(), 401),  # no scheme
+        (b"Basic " + TOKEN.encode(), 401),
+        (b"Bearer " + TOKEN.encode("latin-1"), 401),  # other bytes, though the same text in latin-1
+        (b"Bearer s3cret", 401),
+    ],
+)
+def test_the_admin_token_is_a_bearer_token_compared_as_bytes(
+    guarded: LiveServer, authorization: bytes | None, expected: int
+) -> None:
+    header = b"" if authorization is None else b"Authorization: " + authorization + b"\r\n"
+    response = exchange(
+        guarded,
+        b"GET /__mock/apis HTTP/1.1\r\nHost: t\r\n" + header + b"Connection: close\r\n\r\n",
+    )
+    assert status_of(response) == expected
+    if expected == 401:
+        assert (
+            b'\r\nwww-authenticate: Bearer realm="mockserver admin"\r\n'
+            in response.lower().replace(b"bearer", b"Bearer")
+        )
+
+
+def test_control_characters_in_a_path_do_not_forge_access_log_lines() -> None:
+    server = LiveServer("--workers", "1")
+    try:
+        response = exchange(
+            server,
+            b"GET /api/v1/events/query/%0A2026-01-01T00:00:00Z%20GET%20/forged%0D HTTP/1.1\r\n"
+            b"Host: t\r\nConnection: close\r\n\r\n",
+        )
+        assert status_of(response) == 404
+    finally:
+        assert server.stop() == 0
+    lines = server.printed.splitlines()
+    assert not any(line.startswith("2026-01-01T00:00:00Z") for line in lines)
+    assert any("\\x0a2026-01-01T00:00:00Z GET /forged\\x0d" in line for line in lines), lines
