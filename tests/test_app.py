@@ -26,7 +26,7 @@ def test_a_newline_in_a_path_parameter_reaches_validation(client: FlaskClient) -
 
 
 def test_unknown_admin_routes_list_the_real_ones(client: FlaskClient) -> None:
-    response = client.post("/__mock/health")
+    response = client.post("/__mock/nowhere")
     assert response.status_code == 404
     assert response.json is not None
     assert "GET /__mock/requests" in response.json["detail"]
