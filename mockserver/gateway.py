@@ -48,8 +48,8 @@ from werkzeug.urls import iri_to_uri
 
 from mockserver import journal, problems, wire
 from mockserver.engine import SESSION_HEADER, Engine, Outcome
+from mockserver.media import serialise
 from mockserver.problems import MockError
-from mockserver.responder import serialise
 from mockserver.state import DEFAULT_SESSION
 from mockserver.validation import RequestRecord
 from mockserver.wire import Headers

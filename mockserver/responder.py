@@ -24,7 +24,6 @@ request's identity (see `request_seed`), so the same request gets the same bytes
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from faker import Faker
 from mockserver.controls import Controls
 from mockserver.fixtures import FixtureStore
 from mockserver.generation import make_context
+from mockserver.media import Writer
 from mockserver.problems import MissingCredentials, UndocumentedError, status_slug
 from mockserver.spec import NO_TEMPLATE, MediaType, Operation
 from mockserver.validation import Checked, RequestRecord, Violation
@@ -52,6 +52,9 @@ class Reply:
     source: str
     example: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
+    write: Writer | None = None
+    """How the body becomes bytes (the media type's compiled codec writer); None: the
+    codec of `media_type`, knowing only its name."""
 
 
 def request_seed(
@@ -225,18 +228,3 @@ def _sentence(violations: tuple[Violation, ...]) -> str:
 
 def _request_id(seed: int) -> str:
     return f"{seed & 0xFFFFFFFFFFFF:012x}"
-
-
-def serialise(reply: Reply) -> bytes:
-    """Bytes of a reply's body: JSON for JSON media types, text otherwise."""
-    if reply.body is None or reply.media_type is None:
-        return b""
-    if isinstance(reply.body, bytes):
-        return reply.body
-    if reply.media_type.startswith("text/") and isinstance(reply.body, str):
-        return reply.body.encode("utf-8")
-    return _JSON.encode(reply.body).encode("utf-8")
-
-
-_JSON = json.JSONEncoder(ensure_ascii=False)
-"""`json.dumps(body, ensure_ascii=False)`, with the encoder built once, not per answer."""
