@@ -11,6 +11,7 @@ that `mockserver serve` runs through `asgi_app(app, threads)`.
 
 from __future__ import annotations
 
+import base64
 import hmac
 import logging
 import sys
@@ -23,7 +24,7 @@ from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
-from mockserver import journal, problems
+from mockserver import admin, journal, problems
 from mockserver.controls import example_names
 from mockserver.defaults import DEFAULT_JOURNAL_SIZE, DEFAULT_MAX_BODY, DEFAULT_SEED, bundled
 from mockserver.engine import Engine
@@ -36,6 +37,7 @@ log = logging.getLogger("mockserver")
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"]
 OPEN_ADMIN_ROUTES = ("/__mock/health",)
+DASHBOARD = "/__mock/ui"
 
 
 class AnyPath(BaseConverter):
@@ -75,10 +77,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         if settings.admin_token and request.path not in OPEN_ADMIN_ROUTES:
             sent = sent_admin_token(request.headers)
             if sent is None or not hmac.compare_digest(sent, expected_token):
+                # A browser asks for Basic credentials (the token as password) on the
+                # dashboard, and sends them on to the admin routes the page reads.
+                challenge = "Basic" if request.path == DASHBOARD else "Bearer"
                 raise problems.AdminUnauthorized(
                     "The admin API needs the token the mock was started with: send "
-                    "`Authorization: Bearer <token>` or `X-Mock-Admin-Token: <token>`.",
-                    headers={"WWW-Authenticate": 'Bearer realm="mockserver admin"'},
+                    "`Authorization: Bearer <token>`, `X-Mock-Admin-Token: <token>`, or "
+                    "HTTP Basic credentials with the token as password.",
+                    headers={"WWW-Authenticate": f'{challenge} realm="mockserver admin"'},
                 )
 
     @app.get("/__mock/health")
@@ -134,6 +140,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @app.get("/__mock/coverage")
     def coverage() -> Response:
         return jsonify(journal.coverage_report(engine, store, admin_session()))
+
+    admin.register(app)  # the index, the admin API's description, the dashboard
 
     # -- anything else under /__mock/ ----------------------------------------------------
     def admin_not_found(path: str = "") -> Response:
@@ -215,18 +223,33 @@ def asgi_app(app: Flask, threads: int) -> AsgiGateway:
 
 def sent_admin_token(headers: Headers) -> bytes | None:
     """The admin token a request carries, as the bytes it sent: `X-Mock-Admin-Token`,
-    else the credentials of an `Authorization` header of the Bearer scheme (in any
-    case, RFC 9110 §11.1); None for a header with no scheme or another scheme."""
+    else the credentials of an `Authorization` header of the Bearer scheme, or the
+    password of Basic credentials (schemes in any case, RFC 9110 §11.1); None for a
+    header with no scheme or another scheme."""
     sent = headers.get("X-Mock-Admin-Token")
     if sent is None:
         scheme, _, credentials = headers.get("Authorization", "").strip().partition(" ")
-        if scheme.lower() != "bearer" or not credentials.strip():
+        scheme, credentials = scheme.lower(), credentials.strip()
+        if not credentials or scheme not in ("bearer", "basic"):
             return None
-        sent = credentials.strip()
+        if scheme == "basic":
+            return basic_password(credentials)
+        sent = credentials
     try:  # a server hands header bytes over as latin-1 text: these are the bytes sent
         return sent.encode("latin-1")
     except UnicodeEncodeError:  # text a test client passed as it is
         return sent.encode("utf-8", "surrogateescape")
+
+
+def basic_password(credentials: str) -> bytes | None:
+    """The password of HTTP Basic credentials (`base64(user:password)`), as bytes; None
+    where they are not base64 of a `user:password` pair."""
+    try:
+        decoded = base64.b64decode(credentials.encode("ascii"), validate=True)
+    except (ValueError, UnicodeEncodeError):
+        return None
+    _user, colon, password = decoded.partition(b":")
+    return password if colon else None
 
 
 def admin_session() -> str:
