@@ -136,3 +136,14 @@ _schema = schemathesis.openapi.from_dict(
 @_schema.parametrize()
 def test_the_admin_api_conforms_to_its_description(case: Any, app: Flask) -> None:
     case.call_and_validate(app=app)
+
+
+def test_a_problem_quoting_lone_surrogates_is_still_utf8(client: FlaskClient) -> None:
+    # Found by schemathesis on the admin API: a rule name with a lone surrogate, quoted
+    # in the 400's detail, made rendering the problem fail (500).
+    sent = b'{"scenarios": [{"name": "\\ud800", "match": {}}]}'
+    answer = client.put(
+        "/__mock/scenarios?session=surrogates", data=sent, content_type="application/json"
+    )
+    assert answer.status_code == 400
+    assert "scenarios[0] (?)" in answer.get_data().decode("utf-8")
