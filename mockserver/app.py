@@ -51,6 +51,8 @@ class AnyPath(BaseConverter):
 class Settings:
     specs: tuple[Path, ...] = field(default_factory=lambda: (bundled("specs"),))
     fixtures: Path | None = field(default_factory=lambda: bundled("fixtures"))
+    base_paths: tuple[tuple[str, str], ...] = ()
+    """`--base-path` overrides: (API id or "" for every API, path)."""
     seed: int = DEFAULT_SEED
     max_body: int = DEFAULT_MAX_BODY
     journal_size: int = DEFAULT_JOURNAL_SIZE
@@ -62,7 +64,12 @@ class Settings:
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Flask:
     """Load and compile everything now; the returned app only looks things up."""
     settings = settings or Settings()
-    engine = engine or Engine.from_paths(list(settings.specs), settings.fixtures, settings.seed)
+    engine = engine or Engine.from_paths(
+        list(settings.specs),
+        settings.fixtures,
+        settings.seed,
+        base_paths=dict(settings.base_paths),
+    )
     store = engine.store
     app = Flask("mockserver")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body
@@ -287,11 +294,13 @@ def describe_api(engine: Engine, api_id: str) -> dict[str, Any]:
         "title": api.title,
         "version": api.version,
         "source": api.source,
+        "basePath": api.base_path,
         "operations": [
             {
                 "operationId": op.operation_id,
                 "method": op.method,
                 "path": op.path,
+                "servedPath": op.served_path,
                 "summary": op.summary,
                 "statuses": list(op.statuses),
                 "examples": {str(s): example_names(op, engine.fixtures, s) for s in op.statuses},

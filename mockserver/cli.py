@@ -115,6 +115,23 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _base_path(text: str) -> tuple[str, str]:
+    """`--base-path [API=]PATH`: ("", PATH) for every API, (API, PATH) for one."""
+    api, sep, path = text.rpartition("=")
+    if not sep and not text.startswith("/") and text != "":
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a base path: it starts with '/' (or is API=PATH for one API)"
+        )
+    if path and not path.startswith("/"):
+        raise argparse.ArgumentTypeError(f"{path!r} is not a base path: it starts with '/'")
+    return api, path
+
+
+def _base_paths(text: str) -> list[tuple[str, str]]:
+    """MOCKSERVER_BASE_PATH: entries of `--base-path`, with ',' between them."""
+    return [_base_path(entry.strip()) for entry in text.split(",")]
+
+
 def _log_format(value: str) -> str:
     if value not in ("text", "json"):
         raise ValueError(value)
@@ -135,6 +152,17 @@ def _parser() -> argparse.ArgumentParser:
             help="spec files or folders (default: ./specs, else the bundled specs"
             + ("; env MOCKSERVER_SPECS, ':'-separated)" if env else ")"),
         )
+        sub.add_argument(
+            "--base-path",
+            type=_base_path,
+            action="append",
+            default=None,
+            metavar="[API=]PATH",
+            help="serve every API (or API, by its id) under PATH instead of its servers' "
+            "path; '/' serves the bare paths; repeatable"
+            + ("; env MOCKSERVER_BASE_PATH, ','-separated" if env else ""),
+        )
+        sub.set_defaults(base_path_env=_env("BASE_PATH", _base_paths, []) if env else [])
         sub.add_argument(
             "--fixtures",
             type=Path,
@@ -265,6 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         specs = [Path(p) for p in os.environ[ENV_PREFIX + "SPECS"].split(":") if p]
     specs = specs or default_specs()
     fixtures = args.fixtures if args.fixtures is not None else default_fixtures(specs)
+    base_paths = tuple(args.base_path if args.base_path is not None else args.base_path_env)
     check = SpecCheck(specs) if args.command == "serve" else None
     # Everything heavy is imported from here on, while the spec check runs.
     from mockserver.app import Settings
@@ -277,6 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = Settings(
                 specs=tuple(specs),
                 fixtures=fixtures,
+                base_paths=base_paths,
                 seed=args.seed,
                 max_body=args.max_body,
                 journal_size=args.journal_size,
@@ -295,7 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 max_head=args.max_head,
             )
             return serve(settings, options, args.scenarios, check)
-        engine = Engine.from_paths(specs, fixtures)
+        engine = Engine.from_paths(specs, fixtures, base_paths=dict(base_paths))
     except (SpecError, ScenarioError, OSError) as exc:
         print(f"mockserver: {exc}", file=sys.stderr)
         return 1
@@ -310,7 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     for op in engine.operations:
         statuses = " ".join(map(str, op.statuses))
-        print(f"{op.method:7} {op.path:70} {op.api}.{op.operation_id}  [{statuses}]")
+        print(f"{op.method:7} {op.served_path:70} {op.api}.{op.operation_id}  [{statuses}]")
     return 0
 
 
@@ -340,7 +370,12 @@ def serve(
         store = StateStore(Path(state_dir) / "state.sqlite")
         try:
             engine = Engine.from_paths(
-                list(settings.specs), settings.fixtures, settings.seed, store, check is None
+                list(settings.specs),
+                settings.fixtures,
+                settings.seed,
+                store,
+                check is None,
+                dict(settings.base_paths),
             )
         except Exception:
             # Compiling assumes valid OpenAPI: any failure may be the check's to report.

@@ -62,7 +62,6 @@ import os
 import socket
 import sys
 import time
-import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -98,7 +97,8 @@ def _fault_done(cycle: RequestResponseCycle | _InlineCycle) -> None:
 
 
 class InlineApp(Protocol):
-    """An ASGI app that also answers some requests inline (`gateway.AsgiGateway`)."""
+    """An ASGI app that also answers some requests inline (`gateway.AsgiGateway`);
+    `path` is the raw path, percent-escapes kept."""
 
     def answers_inline(self, path: str, headers: dict[str, str]) -> bool: ...
 
@@ -326,9 +326,8 @@ class MockProtocol(HttpToolsProtocol):
         ):
             return False
         parsed = httptools.parse_url(self.url)
-        path = parsed.path.decode("ascii")  # as uvicorn decodes it; an error is a 400
-        if "%" in path:
-            path = urllib.parse.unquote(path)
+        # Raw, percent-escapes kept: the gateway decodes it after the router splits it.
+        path = parsed.path.decode("ascii")  # an error is a 400, as uvicorn's
         headers = asgi_headers(self.headers)
         if not app.answers_inline(self.root_path + path, headers):
             return False

@@ -28,6 +28,7 @@ from mockserver.spec.model import (
     Response,
     route_shape,
 )
+from mockserver.spec.servers import server_base_path
 
 
 def compile_operations(
@@ -35,6 +36,7 @@ def compile_operations(
 ) -> Iterable[Operation]:
     schemes = document.get("components", {}).get("securitySchemes", {})
     default_security = document.get("security", [])
+    servers = document.get("servers")
     for route, raw_item in (document.get("paths") or {}).items():
         item = ctx.resolve(raw_item)
         shared = item.get("parameters", [])
@@ -59,6 +61,7 @@ def compile_operations(
                 ),
                 source=str(path),
                 ranges=ranges,
+                base_path=server_base_path(raw.get("servers") or item.get("servers") or servers),
             )
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from mockserver.schemas import SchemaContext
@@ -12,6 +13,7 @@ from mockserver.spec.errors import SpecError
 from mockserver.spec.model import Api, Operation, route_shape
 from mockserver.spec.normalise import normalise
 from mockserver.spec.read import find_spec_files, read_document
+from mockserver.spec.servers import override, server_base_path
 
 
 def load_api(path: Path, check: bool = True) -> Api:
@@ -31,33 +33,52 @@ def load_api(path: Path, check: bool = True) -> Api:
         raise SpecError(path, "", f"cannot compile: {exc}") from None
     info = document.get("info", {})
     return Api(
-        api_id, str(info.get("title", api_id)), str(info.get("version", "")), str(path), operations
+        api_id,
+        str(info.get("title", api_id)),
+        str(info.get("version", "")),
+        str(path),
+        operations,
+        server_base_path(document.get("servers")),
     )
 
 
-def load_apis(paths: Iterable[Path], check: bool = True) -> list[Api]:
-    """Load every spec; refuse two APIs that claim the same id or method and path."""
+def load_apis(
+    paths: Iterable[Path], check: bool = True, base_paths: Mapping[str, str] | None = None
+) -> list[Api]:
+    """Load every spec; refuse two APIs that claim the same id or method and served path.
+
+    `base_paths` (`--base-path`) replaces the base path of the API whose id is a key,
+    or of every API under the key "" (`servers.override`)."""
     apis: list[Api] = []
     seen_ids: dict[str, str] = {}
     claimed: dict[tuple[str, str], Operation] = {}
     for path in find_spec_files(paths):
         api = load_api(path, check)
+        base = override(base_paths or {}, api.api_id)
+        if base is not None:
+            api = with_base_path(api, base)
         if api.api_id in seen_ids:
             raise SpecError(
                 path, "", f"API id {api.api_id!r} is already loaded from {seen_ids[api.api_id]}"
             )
         seen_ids[api.api_id] = api.source
         for op in api.operations:
-            key = (op.method, route_shape(op.path))
+            key = (op.method, route_shape(op.served_path))
             if key in claimed:
                 other = claimed[key]
                 raise SpecError(
                     path,
                     f"paths.{op.path}.{op.method.lower()}",
-                    f"{op.method} {op.path} is also claimed by {other.source} "
+                    f"{op.method} {op.served_path} is also claimed by {other.source} "
                     f"({other.operation_id}); two specs cannot serve the same "
                     "method and path",
                 )
             claimed[key] = op
         apis.append(api)
     return apis
+
+
+def with_base_path(api: Api, base_path: str) -> Api:
+    """The API with every operation served under `base_path` instead of its servers'."""
+    operations = tuple(dataclasses.replace(op, base_path=base_path) for op in api.operations)
+    return dataclasses.replace(api, operations=operations, base_path=base_path)
