@@ -34,11 +34,8 @@ def server_base_path(servers: Any) -> str:
     variables = first.get("variables")
     network = url.startswith("//")  # `//host/path`, before `{x}` may make one
     url = _VARIABLE.sub(lambda m: _default(variables, m.group(1)), url)
-    if "://" in url or network:
-        path = urlsplit(url).path
-    else:
-        path = url.split("?", 1)[0].split("#", 1)[0]
-    return normalise_base_path(path)
+    absolute = "://" in url or network
+    return normalise_base_path(urlsplit(url).path if absolute else url.split("?")[0].split("#")[0])
 
 
 def normalise_base_path(path: str) -> str:
