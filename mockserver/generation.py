@@ -20,6 +20,7 @@ import datetime as dt
 import math
 import random
 import re
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,8 +64,14 @@ Generator = Callable[[GenContext], Any]
 
 
 def compile_schema(schema: Any, ctx: SchemaContext, *, name: str = "") -> Generator:
-    """Compile `schema` (a node of `ctx`'s document) into a generator, once."""
-    return _Compiler(ctx).compile(schema, name)
+    """Compile `schema` (a node of `ctx`'s document) into a generator, once.
+
+    One compiler per document: a `$ref` is compiled once however many responses use it
+    (a spec of a thousand operations refers to the same few hundred components)."""
+    compiler = _COMPILERS.get(ctx)
+    if compiler is None:
+        compiler = _COMPILERS[ctx] = _Compiler(ctx)
+    return compiler.compile(schema, name)
 
 
 def make_context(
@@ -85,7 +92,35 @@ class _Lazy:
         return self.target(gctx)
 
 
+class _Accepts:
+    """Whether a value fits a schema, the validator built the first time it is asked (a
+    schema jsonschema-rs cannot compile accepts nothing: the value is not echoed)."""
+
+    __slots__ = ("check", "ctx", "schema")
+
+    def __init__(self, ctx: SchemaContext, schema: Any) -> None:
+        self.ctx, self.schema = ctx, schema
+        self.check: Callable[[Any], bool] | None = None
+
+    def __call__(self, value: Any) -> bool:
+        if self.check is None:
+            try:
+                self.check = self.ctx.validator(self.schema, for_request=True).is_valid
+            except ValueError:
+                self.check = _refuse
+        return self.check(value)
+
+
+def _refuse(value: Any) -> bool:
+    return False
+
+
+_COMPILERS: weakref.WeakKeyDictionary[SchemaContext, _Compiler] = weakref.WeakKeyDictionary()
+
+
 class _Compiler:
+    """Compiles the schemas of one document; `refs` is shared by all of them."""
+
     def __init__(self, ctx: SchemaContext) -> None:
         self.ctx = ctx
         self.refs: dict[str, Generator] = {}
@@ -178,8 +213,9 @@ class _Compiler:
             gen = self.compile(prop_schema, prop_name)
             # Whether a value the client sent fits this property: only yes or no is
             # needed, so jsonschema-rs (the request-side validator) answers, ~1-2 µs
-            # where the `jsonschema` package took ~10-15 µs per echoed field.
-            accepts = self.ctx.validator(prop_schema, for_request=True).is_valid
+            # where the `jsonschema` package took ~10-15 µs per echoed field. Built on
+            # first use: a big spec has tens of thousands of properties, few echoed.
+            accepts = _Accepts(self.ctx, prop_schema)
             fields.append((prop_name, prop_name in required, gen, accepts))
         # Required names with no declared property still need a value.
         for missing in sorted(required - set(properties)):
