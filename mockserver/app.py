@@ -109,7 +109,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @app.put("/__mock/scenarios")
     def put_scenarios() -> Response:
         session = admin_session()
-        text = request.get_data(cache=False).decode("utf-8", "replace")
+        try:
+            text = request.get_data(cache=False).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise problems.AdminError(
+                f"The scenarios were not loaded: the body is not UTF-8 (byte {exc.start})"
+            ) from None
         try:
             engine.scenarios.load(session, parse_document(text))
         except ScenarioError as exc:

@@ -296,7 +296,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return serve(settings, options, args.scenarios, check)
         engine = Engine.from_paths(specs, fixtures)
-    except (SpecError, ScenarioError, OSError) as exc:
+    except ScenarioError as exc:  # a value that cannot be used, as for the options
+        print(f"mockserver: {exc}", file=sys.stderr)
+        return 2
+    except (SpecError, OSError) as exc:
         print(f"mockserver: {exc}", file=sys.stderr)
         return 1
     finally:

@@ -95,7 +95,7 @@ def decode(headers: Mapping[str, str], op: Operation, fixtures: FixtureStore) ->
             raise BadControl(
                 f"X-Mock-Example {example[:40]!r} is not an example or fixture of "
                 f"{op.operation_id} for status {target}; known: {', '.join(valid) or '(none)'}",
-                extra={"control": "X-Mock-Example", "status": target, "valid": valid},
+                extra={"control": "X-Mock-Example", "forStatus": target, "valid": valid},
             )
 
     dynamic = False

@@ -13,7 +13,6 @@ that renders them.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,14 +99,14 @@ class Engine:
         session = request.header(SESSION_HEADER) or DEFAULT_SESSION
         controls = control_headers.decode(request.headers, op, self.fixtures)
         scenario = None
-        extra_headers: tuple[tuple[str, str], ...] = ()
+        answer = None
         if controls is NO_CONTROLS:
-            picked = self.scenarios.pick(session, op, request)
+            picked = self.scenarios.pick(session, op, request, found.path_params)
             if picked is not None:
                 rule, answer = picked
-                scenario, controls, extra_headers = rule.name, answer.controls, answer.headers
+                scenario, controls = rule.name, answer.controls
         checked = check(op, request, found.path_params)
         reply = self.responder.respond(op, request, found.path_params, checked, controls)
-        if extra_headers:
-            reply = dataclasses.replace(reply, headers=reply.headers + extra_headers)
+        if answer is not None:
+            reply = answer.apply(reply)
         return Outcome(reply, op, checked, controls, session, scenario)

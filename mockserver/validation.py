@@ -336,6 +336,18 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-_STRICT_JSON = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+def _finite_float(text: str) -> float:
+    """A JSON number as a float; one a float cannot hold (`1e400`) is refused, never `inf`."""
+    value = float(text)
+    if math.isinf(value):
+        raise _Invalid(
+            "range", f"the body holds the number {text[:40]}, out of the range of a double"
+        )
+    return value
+
+
+_STRICT_JSON = json.JSONDecoder(
+    parse_constant=_reject_constant, parse_float=_finite_float, object_pairs_hook=_no_duplicates
+)
 """Built once: `json.loads` with these arguments builds a decoder (and its scanner) at
 every call, ~2.5 µs of a Huawei request's 22 µs parse."""
