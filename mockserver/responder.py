@@ -17,12 +17,17 @@ Body, for the chosen status's first media type::
                                        (x-mock-default-body: generated skips the
                                        example and the template)
 
+Headers: every header the chosen response documents (`headers.py`: its example, a
+`Location` naming the created resource, else generated), then the reply's own (a
+scenario's win).
+
 A status with no documented content has no body. Generated data is seeded by the
 request's identity (see `request_seed`), so the same request gets the same bytes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 from collections.abc import Mapping
@@ -34,6 +39,8 @@ from faker import Faker
 from mockserver.controls import Controls
 from mockserver.fixtures import FixtureStore
 from mockserver.generation import make_context
+from mockserver.headers import HeaderRequest
+from mockserver.headers import fill as fill_headers
 from mockserver.media import Writer
 from mockserver.problems import MissingCredentials, UndocumentedError, status_slug
 from mockserver.spec import NO_TEMPLATE, MediaType, Operation
@@ -95,6 +102,17 @@ class Responder:
         self._lock = threading.Lock()
 
     def respond(
+        self,
+        op: Operation,
+        request: RequestRecord,
+        path_params: Mapping[str, str],
+        checked: Checked,
+        controls: Controls,
+    ) -> Reply:
+        reply = self._choose(op, request, path_params, checked, controls)
+        return self._with_headers(op, reply, request, path_params, controls)
+
+    def _choose(
         self,
         op: Operation,
         request: RequestRecord,
@@ -191,6 +209,24 @@ class Responder:
         return Reply(
             status, media.name, self._generate(media, seed, echo, checked.body), "generated"
         )
+
+    def _with_headers(
+        self,
+        op: Operation,
+        reply: Reply,
+        request: RequestRecord,
+        path_params: Mapping[str, str],
+        controls: Controls,
+    ) -> Reply:
+        """The chosen response's documented headers, before the reply's own (which win)."""
+        response = op.response_for(reply.status)
+        if response is None or not response.documented_headers:
+            return reply
+        seed = request_seed(self.seed, op, request, path_params, controls, reply.status)
+        facts = HeaderRequest(seed, request.path, op.path, request.header("host"), reply.body)
+        with self._lock:
+            documented = fill_headers(response.documented_headers, facts, self._fake)
+        return dataclasses.replace(reply, headers=documented + reply.headers)
 
     def _generate(self, media: MediaType, seed: int, echo: Mapping[str, Any], body: Any) -> Any:
         if media.generator is None:

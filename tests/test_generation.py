@@ -491,7 +491,7 @@ SCALARS = st.one_of(
             "type": "number",
             **({"minimum": low} if low is not None else {}),
             **({"exclusiveMaximum": low + high} if low is not None and high else {}),
-            **({"multipleOf": step} if step else {}),
+            **({"multipleOf": step} if step and (low is None or not high or high >= 10) else {}),
         },
         st.one_of(st.none(), st.floats(-1e6, 1e6)),
         st.one_of(st.none(), st.floats(1, 1e6)),
@@ -535,7 +535,13 @@ def _objects(children: Any) -> Any:
             st.integers(0, 2),
         ),
         st.lists(children, min_size=2, max_size=3).map(lambda bs: {"anyOf": bs}),
-        st.lists(children, min_size=2, max_size=3).map(lambda bs: {"oneOf": bs}),
+        # oneOf branches that can be told apart (of different types), else no value is valid
+        st.lists(
+            SCALARS.filter(lambda b: "type" in b),
+            min_size=2,
+            max_size=3,
+            unique_by=lambda b: b["type"],
+        ).map(lambda bs: {"oneOf": bs}),
         st.lists(
             st.dictionaries(st.from_regex(r"[a-z]{1,4}", fullmatch=True), SCALARS, max_size=2).map(
                 lambda props: {"type": "object", "properties": props}
@@ -559,7 +565,7 @@ def test_generated_values_validate_against_varied_schemas(schema: Any, seed: int
         errors = [e.message for e in validator.iter_errors(value)]
         assert not errors, (schema, value)
         return
-    # A oneOf is checked and retried: almost every value matches exactly one branch,
-    # unless no value can (two branches that cannot be told apart).
+    # A oneOf is checked and retried: a value matching two branches (an integer for
+    # integer and number) is made again, so almost every value matches exactly one.
     valid = sum(validator.is_valid(generator(make_context(seed + s, FAKE))) for s in range(10))
-    assert valid == 0 or valid >= 8, schema
+    assert valid >= 9, schema

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mockserver.generation import compile_schema
+from mockserver.headers import compile_headers, item_path
 from mockserver.schemas import SchemaContext
 from mockserver.spec.errors import SpecError
 from mockserver.spec.model import (
@@ -34,6 +35,8 @@ def compile_operations(
     api_id: str, path: Path, document: Mapping[str, Any], ctx: SchemaContext
 ) -> Iterable[Operation]:
     schemes = document.get("components", {}).get("securitySchemes", {})
+    paths = document.get("paths") or {}
+    get_paths = [route for route, item in paths.items() if "get" in (ctx.resolve(item) or {})]
     default_security = document.get("security", [])
     for route, raw_item in (document.get("paths") or {}).items():
         item = ctx.resolve(raw_item)
@@ -44,7 +47,9 @@ def compile_operations(
             raw = item[method]
             place = f"paths.{route}.{method}"
             op_id = raw.get("operationId") or f"{method}{route_shape(route)}"
-            responses, ranges = _compile_responses(ctx, path, place, raw.get("responses", {}))
+            responses, ranges = _compile_responses(
+                ctx, path, place, raw.get("responses", {}), item_path(route, get_paths)
+            )
             yield Operation(
                 api=api_id,
                 operation_id=op_id,
@@ -117,30 +122,34 @@ def _compile_body(ctx: SchemaContext, raw: Any) -> RequestBody | None:
 
 
 def _compile_responses(
-    ctx: SchemaContext, path: Path, place: str, raw: Mapping[str, Any]
+    ctx: SchemaContext, path: Path, place: str, raw: Mapping[str, Any], resource: str | None
 ) -> tuple[dict[int, Response], dict[str, Response]]:
-    """The responses by number, and those documented as a range (`4XX`) or `default`."""
+    """The responses by number, and those documented as a range (`4XX`) or `default`;
+    `resource` is the item path a `Location` header names."""
     responses: dict[int, Response] = {}
     ranges: dict[str, Response] = {}
     default: Any = None
     for code, raw_response in raw.items():
         key = str(code).upper() if str(code).upper() in RANGE_KEYS else str(code)
         if key.isdigit():
-            responses[int(key)] = _compile_response(ctx, int(key), key, raw_response)
+            responses[int(key)] = _compile_response(ctx, int(key), key, raw_response, resource)
         elif key in RANGE_KEYS:
-            ranges[key] = _compile_response(ctx, int(key[0]) * 100, key, raw_response)
+            ranges[key] = _compile_response(ctx, int(key[0]) * 100, key, raw_response, resource)
         elif key == DEFAULT_KEY:
             default = raw_response  # compiled below, once the others are known
     if default is not None:
         # `default` answers as 200 when nothing else documents a success, else as 500.
         succeeds = "2XX" in ranges or any(200 <= s < 300 for s in responses)
-        ranges[DEFAULT_KEY] = _compile_response(ctx, 500 if succeeds else 200, DEFAULT_KEY, default)
+        status = 500 if succeeds else 200
+        ranges[DEFAULT_KEY] = _compile_response(ctx, status, DEFAULT_KEY, default, resource)
     if not responses and not ranges:
         raise SpecError(path, f"{place}.responses", "documents no response")
     return responses, ranges
 
 
-def _compile_response(ctx: SchemaContext, status: int, key: str, raw: Any) -> Response:
+def _compile_response(
+    ctx: SchemaContext, status: int, key: str, raw: Any, resource: str | None = None
+) -> Response:
     response = ctx.resolve(raw)
     media = []
     for name, entry in (response.get("content") or {}).items():
@@ -162,6 +171,7 @@ def _compile_response(ctx: SchemaContext, status: int, key: str, raw: Any) -> Re
         tuple(media),
         response.get("headers", {}),
         key=key,
+        documented_headers=compile_headers(ctx, response.get("headers"), resource=resource),
     )
 
 

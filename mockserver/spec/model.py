@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mockserver.generation import Generator
+    from mockserver.headers import DocumentedHeader
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 NO_TEMPLATE: Any = object()
@@ -68,6 +69,8 @@ class Response:
     headers: Mapping[str, Any] = field(default_factory=dict)
     key: str = ""
     """The key it is documented under: "200", "4XX", "default"."""
+    documented_headers: tuple[DocumentedHeader, ...] = ()
+    """`headers`, compiled: what every answer with this response carries."""
 
     @property
     def default_media(self) -> MediaType | None:
