@@ -92,6 +92,13 @@ class MissingCredentials(MockError):
     kind = "missing-credentials"
 
 
+class NotAcceptable(MockError):
+    """The request's `Accept` names none of the media types the response documents."""
+
+    status = 406
+    kind = "not-acceptable"
+
+
 class BodyTooLarge(MockError):
     status = 413
     kind = "body-too-large"

@@ -42,7 +42,7 @@ def test_no_documented_error_status_is_a_problem_listing_violations(mini: FlaskC
     assert response.status_code == 400
     assert response.content_type == "application/problem+json"
     body = response.get_json()
-    assert "documents no 400 or 422" in body["detail"]
+    assert "documents no 400, 422, 4XX or default response" in body["detail"]
     assert body["violations"][0]["name"] == "name"
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mockserver.generation import compile_schema
+from mockserver.media import MediaFacts, sampler_for, writer_for
 from mockserver.schemas import SchemaContext
 from mockserver.spec.errors import SpecError
 from mockserver.spec.model import (
@@ -145,15 +146,20 @@ def _compile_response(ctx: SchemaContext, status: int, key: str, raw: Any) -> Re
     media = []
     for name, entry in (response.get("content") or {}).items():
         schema = entry.get("schema")
+        facts = MediaFacts(name, schema, ctx.resolve)
+        generator = sampler_for(facts)  # bytes of a binary type (a small valid PNG, ...)
+        if generator is None and schema is not None:
+            generator = compile_schema(schema, ctx)
         media.append(
             MediaType(
                 name=name,
                 schema=schema,
                 validator=ctx.validator(schema, for_request=False) if schema is not None else None,
-                generator=compile_schema(schema, ctx) if schema is not None else None,
+                generator=generator,
                 examples=_examples(ctx, entry),
                 error_template=entry.get("x-error-template", NO_TEMPLATE),
                 prefer_generated=entry.get("x-mock-default-body") == "generated",
+                write=writer_for(facts),
             )
         )
     return Response(

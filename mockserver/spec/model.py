@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mockserver.generation import Generator
+    from mockserver.media import Writer
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 NO_TEMPLATE: Any = object()
@@ -50,6 +51,8 @@ class MediaType:
     examples: Mapping[str, Any]
     error_template: Any = NO_TEMPLATE
     prefer_generated: bool = False
+    write: Writer | None = None
+    """How a body becomes bytes: its media codec's writer, compiled once (`media`)."""
 
     @property
     def is_json(self) -> bool:
@@ -72,6 +75,10 @@ class Response:
     @property
     def default_media(self) -> MediaType | None:
         return self.media[0] if self.media else None
+
+    def media_named(self, name: str) -> MediaType | None:
+        """The documented media type called exactly `name` (as the spec writes it)."""
+        return next((m for m in self.media if m.name == name), None)
 
 
 @dataclass(frozen=True, slots=True)
