@@ -24,7 +24,8 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
 from mockserver import journal, problems
-from mockserver.controls import example_names
+from mockserver.controls import documented_keys, example_names
+from mockserver.cors import CorsPolicy, is_preflight
 from mockserver.defaults import DEFAULT_JOURNAL_SIZE, DEFAULT_MAX_BODY, DEFAULT_SEED, bundled
 from mockserver.engine import Engine
 from mockserver.gateway import ADMIN_PREFIX, AsgiGateway, Gateway
@@ -55,6 +56,7 @@ class Settings:
     admin_token: str | None = None
     log_format: str = "text"
     log_requests: bool = False
+    cors: CorsPolicy = field(default_factory=CorsPolicy)
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Flask:
@@ -193,8 +195,29 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             )
         )
 
+    @app.after_request
+    def cors_headers(response: Response) -> Response:
+        """The admin API answers browsers as the API does (see `cors.py`)."""
+        policy = settings.cors
+        origin = request.headers.get("Origin")
+        if not policy.enabled:
+            return response
+        if is_preflight(request.method, {k.lower(): v for k, v in request.headers.items()}):
+            methods = [m.strip() for m in response.headers.get("Allow", "").split(",")]
+            asked = request.headers.get("Access-Control-Request-Headers")
+            added = policy.preflight_headers(str(origin), [m for m in methods if m], asked, "*")
+        else:
+            added = policy.answer_headers(origin, response.headers.items())
+        for key, value in added:
+            response.headers[key] = value
+        return response
+
     app.wsgi_app = Gateway(  # type: ignore[method-assign]
-        engine, app.wsgi_app, max_body=settings.max_body, journal_size=settings.journal_size
+        engine,
+        app.wsgi_app,
+        max_body=settings.max_body,
+        journal_size=settings.journal_size,
+        cors=settings.cors,
     )
     if settings.log_requests:
         store.after_write = journal.AccessLog(sys.stdout, settings.log_format)
@@ -270,7 +293,7 @@ def describe_api(engine: Engine, api_id: str) -> dict[str, Any]:
                 "method": op.method,
                 "path": op.path,
                 "summary": op.summary,
-                "statuses": list(op.statuses),
+                "statuses": documented_keys(op),
                 "examples": {str(s): example_names(op, engine.fixtures, s) for s in op.statuses},
             }
             for op in api.operations

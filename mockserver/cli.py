@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mockserver.cors import CorsError, CorsPolicy
 from mockserver.defaults import (
     DEFAULT_JOURNAL_SIZE,
     DEFAULT_MAX_BODY,
@@ -113,6 +114,14 @@ def _seconds(text: str) -> float:
     if not 0 < value < 1e9:  # NaN and infinity too
         raise argparse.ArgumentTypeError(f"{text} is out of range (it must be above 0)")
     return value
+
+
+def _cors(text: str) -> CorsPolicy:
+    """`on`, `off`, or origins separated by commas."""
+    try:
+        return CorsPolicy.parse(text)
+    except CorsError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _log_format(value: str) -> str:
@@ -225,6 +234,14 @@ def _parser() -> argparse.ArgumentParser:
         help="require this token on /__mock/ admin routes (health stays open)",
     )
     serve.add_argument(
+        "--cors",
+        type=_cors,
+        default=_env("CORS", _cors, CorsPolicy()),
+        metavar="on|off|ORIGIN,...",
+        help="CORS for browser front-ends: on (any origin, the default), off, or only "
+        "these origins (http://localhost:3000,https://app.example)",
+    )
+    serve.add_argument(
         "--log-format",
         choices=("text", "json"),
         default=_env("LOG_FORMAT", _log_format, "text"),
@@ -268,6 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     check = SpecCheck(specs) if args.command == "serve" else None
     # Everything heavy is imported from here on, while the spec check runs.
     from mockserver.app import Settings
+    from mockserver.controls import documented_keys
     from mockserver.engine import Engine
     from mockserver.scenarios import ScenarioError
     from mockserver.serving import ServeOptions
@@ -283,6 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 admin_token=args.admin_token or None,
                 log_format=args.log_format,
                 log_requests=True,
+                cors=args.cors,
             )
             options = ServeOptions(
                 args.host,
@@ -309,7 +328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 0
     for op in engine.operations:
-        statuses = " ".join(map(str, op.statuses))
+        statuses = " ".join(map(str, documented_keys(op)))
         print(f"{op.method:7} {op.path:70} {op.api}.{op.operation_id}  [{statuses}]")
     return 0
 

@@ -9,6 +9,11 @@ consulted, and only counts the call, when the request carries no control header.
 and what was learnt on the way (operation, violations, controls), for the journal
 and the logs. Mock-level errors are raised as `MockError`s, for the one handler
 that renders them.
+
+Methods the spec does not write (RFC 9110 §9.3.2, §9.3.7): `HEAD` on a path whose GET
+is documented is that GET operation (answered without a body); `OPTIONS` on a path
+that documents no OPTIONS operation is an `Allowed` (204 with `Allow`). Every `Allow`
+lists HEAD with GET, and OPTIONS.
 """
 
 from __future__ import annotations
@@ -23,13 +28,56 @@ from mockserver.defaults import DEFAULT_SEED
 from mockserver.fixtures import FixtureStore, load_fixtures
 from mockserver.problems import BadHttpRequest, MethodNotDocumented, RouteNotFound
 from mockserver.responder import Reply, Responder
-from mockserver.routing import NoRoute, Router, WrongMethod
+from mockserver.routing import Match, NoRoute, Router, WrongMethod
 from mockserver.scenarios import ScenarioBook
 from mockserver.spec import Api, Operation, load_apis
 from mockserver.state import DEFAULT_SESSION, StateStore
 from mockserver.validation import Checked, RequestRecord, check
 
 SESSION_HEADER = "x-mock-session"
+
+
+@dataclass(frozen=True, slots=True)
+class Allowed:
+    """`OPTIONS` on an API path that documents no OPTIONS: the methods the path takes."""
+
+    methods: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Preflight:
+    """What a CORS preflight may be told: the path's methods, and the request headers
+    the asked-for method's operation takes (lower-case; `*`: any)."""
+
+    methods: tuple[str, ...]
+    headers: frozenset[str]
+
+
+CONTROL_HEADERS = frozenset(
+    {"x-mock-status", "x-mock-example", "x-mock-dynamic", "x-mock-seed", "x-mock-delay"}
+    | {"x-mock-fault", "x-mock-session", "prefer"}
+)
+_SAFE_HEADERS = frozenset({"accept", "accept-language", "content-language"})
+_NO_METHOD = ""
+"""A method no spec documents: matching it finds every method of a path."""
+
+
+def with_implied(methods: tuple[str, ...]) -> tuple[str, ...]:
+    """A path's documented methods, plus HEAD where GET is, plus OPTIONS, sorted."""
+    implied = set(methods) | {"OPTIONS"}
+    if "GET" in implied:
+        implied.add("HEAD")
+    return tuple(sorted(implied))
+
+
+def request_header_names(op: Operation) -> frozenset[str]:
+    """Every request header `op` takes: its header parameters, the headers its
+    credentials travel in, Content-Type when it has a body, the mock's control headers."""
+    names = {p.name.lower() for p in op.params if p.location == "header"}
+    names.update(c.name.lower() for option in op.security for c in option if c.location == "header")
+    if op.body is not None:
+        names.add("content-type")
+    return frozenset(names | CONTROL_HEADERS | _SAFE_HEADERS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +108,7 @@ class Engine:
         self.responder = Responder(fixtures, seed)
         self.store = store or StateStore()
         self.scenarios = ScenarioBook(self.store, self.operations, fixtures)
+        self._header_names = {id(op): request_header_names(op) for op in self.operations}
 
     @classmethod
     def from_paths(
@@ -74,7 +123,21 @@ class Engine:
         apis = load_apis(specs, check_specs)
         return cls(apis, load_fixtures(fixtures, apis), seed, store)
 
-    def handle(self, request: RequestRecord) -> Outcome:
+    def preflight(self, path: str, method: str) -> Preflight | None:
+        """What a CORS preflight for `method` on `path` may be told; None when no
+        loaded spec documents the path."""
+        every = self.router.match(_NO_METHOD, path)
+        if not isinstance(every, WrongMethod):
+            return None
+        found = self.router.match("GET" if method.upper() == "HEAD" else method.upper(), path)
+        headers = (
+            self._header_names[id(found.operation)]
+            if isinstance(found, Match)
+            else CONTROL_HEADERS | _SAFE_HEADERS
+        )
+        return Preflight(with_implied(every.allowed), headers)
+
+    def handle(self, request: RequestRecord) -> Outcome | Allowed:
         if any(segment in (".", "..") for segment in request.path.split("/")):
             raise BadHttpRequest(
                 f"The path {request.path[:200]!r} has a '.' or '..' segment (perhaps "
@@ -88,14 +151,19 @@ class Engine:
                 else " `GET /__mock/apis` lists every documented route."
             )
             raise RouteNotFound(f"No loaded spec documents the path {request.path[:200]!r}.{hint}")
+        if isinstance(found, WrongMethod) and request.method == "HEAD" and "GET" in found.allowed:
+            found = self.router.match("GET", request.path)
+        elif isinstance(found, WrongMethod) and request.method == "OPTIONS":
+            return Allowed(with_implied(found.allowed))
         if isinstance(found, WrongMethod):
-            allowed = ", ".join(found.allowed)
+            allowed = ", ".join(with_implied(found.allowed))
             raise MethodNotDocumented(
                 f"{request.method} is not documented for {request.path[:200]!r}; "
                 f"documented methods: {allowed}.",
-                extra={"allowed": list(found.allowed)},
+                extra={"allowed": list(with_implied(found.allowed))},
                 headers={"Allow": allowed},
             )
+        assert isinstance(found, Match)
         op = found.operation
         session = request.header(SESSION_HEADER) or DEFAULT_SESSION
         controls = control_headers.decode(request.headers, op, self.fixtures)

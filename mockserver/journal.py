@@ -27,8 +27,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, TextIO
 from xml.sax.saxutils import escape, quoteattr
 
-from mockserver.controls import example_names
+from mockserver.controls import documented_keys, example_names
 from mockserver.engine import Engine, Outcome
+from mockserver.spec import Operation
 from mockserver.state import JOURNAL_FILTERS, StateStore
 from mockserver.validation import RequestRecord
 
@@ -282,13 +283,15 @@ def coverage_report(engine: Engine, store: StateStore, session: str) -> dict[str
     for op in engine.operations:
         seen = counts.get((op.api, op.operation_id), {})
         statuses = seen.get("status", {})
-        served = sorted(int(s) for s in statuses if int(s) in op.responses)
+        keys = documented_keys(op)
+        answered = {_response_key(op, int(s)) for s in statuses}
+        served = [k for k in keys if k in answered]
         examples = [
             f"{s}.{name}" for s in op.statuses for name in example_names(op, engine.fixtures, s)
         ]
         examples_served = [e for e in examples if e in seen.get("example", {})]
         requests = seen.get("requests", {})
-        documented_statuses += len(op.statuses)
+        documented_statuses += len(keys)
         served_statuses += len(served)
         documented_examples += len(examples)
         served_examples += len(examples_served)
@@ -300,9 +303,9 @@ def coverage_report(engine: Engine, store: StateStore, session: str) -> dict[str
                 "method": op.method,
                 "path": op.path,
                 "statuses": {
-                    "documented": list(op.statuses),
+                    "documented": keys,
                     "served": served,
-                    "uncovered": [s for s in op.statuses if s not in served],
+                    "uncovered": [k for k in keys if k not in served],
                     "counts": {k: v for k, v in sorted(statuses.items())},
                 },
                 "examples": {
@@ -325,6 +328,15 @@ def coverage_report(engine: Engine, store: StateStore, session: str) -> dict[str
         },
         "operations": operations,
     }
+
+
+def _response_key(op: Operation, status: int) -> int | str | None:
+    """Which documented response a served status was answered from: its number, its
+    range (`4XX`) or `default`; None when it was none of them (the mock's own 400)."""
+    response = op.response_for(status)
+    if response is None:
+        return None
+    return status if status in op.responses else response.key
 
 
 def _share(part: int, whole: int) -> dict[str, Any]:

@@ -126,8 +126,9 @@ class _Change:
 def fill(
     body: Any, status: int, violations: tuple[Violation, ...], validate: Validate | None
 ) -> Any:
-    """`body` (generated from the error schema) with the violations written into it."""
-    if not violations or not isinstance(body, Mapping | list):
+    """`body` (generated from the error schema) with the violations written into it;
+    with no violations (a forced error status), only its code and status fields."""
+    if not isinstance(body, Mapping | list):
         return body
     accepts: Validate = validate or _always
     work = copy.deepcopy(body)
@@ -165,21 +166,27 @@ def _changes(
         return
     for key in list(node):
         value = node[key]
-        if _error_objects(value):
+        if violations and _error_objects(value):
             items = [_item(copy.deepcopy(value[0]), status, v) for v in violations]
             first = [items[0], *value[1:]]
             yield _Change(node, key, value, [items, first])
             continue
         kind = _kind(str(key))
-        if kind == "message" and _texts(value):  # `errors: ["...", "..."]`
+        if violations and kind == "message" and _texts(value):  # `errors: ["...", "..."]`
             texts = [v.message for v in violations]
             yield _Change(node, key, value, [texts, texts[:1]])
             continue
         if isinstance(value, dict | list):
             yield from _changes(value, status, violations, text)
             continue
-        if kind == "message" and isinstance(value, str):
-            yield _Change(node, key, value, [text, _short(text), status_phrase(status)])
+        if violations and kind == "message" and isinstance(value, str):
+            summary = _short(header_value(violations[:1]))
+            yield _Change(
+                node,
+                key,
+                value,
+                [text, _short(text), summary, status_phrase(status), "invalid request", "invalid"],
+            )
         elif kind == "code" and not isinstance(value, bool):
             if isinstance(value, int | float):
                 yield _Change(node, key, value, [status])

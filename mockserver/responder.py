@@ -136,6 +136,7 @@ class Responder:
                 controls,
                 message=f"status {controls.status} forced by the client",
                 accept=accept,
+                violations=(*checked.security, *checked.violations),
             )
             return _with_violations(reply, (*checked.security, *checked.violations))
         if checked.security:
@@ -208,6 +209,7 @@ class Responder:
         controls: Controls,
         message: str = "",
         accept: str | None = None,
+        violations: tuple[Violation, ...] = (),
     ) -> Reply:
         response = op.response_for(status)
         forced = controls.status is not None or controls.example is not None
@@ -259,14 +261,11 @@ class Responder:
                     status, media_type, media.examples[first], "example", first, write=write
                 )
             return Reply(status, None, None, "none")
-        echo = {**checked.params}
-        return Reply(
-            status,
-            media_type,
-            self._generate(media, seed, echo, checked.body),
-            "generated",
-            write=write,
-        )
+        body = self._generate(media, seed, {**checked.params}, checked.body)
+        if controls.status is not None and status >= 400:  # a forced error: its own status
+            validate = media.validator.is_valid if media.validator is not None else None
+            body = rejections.fill(body, status, violations, validate)
+        return Reply(status, media_type, body, "generated", write=write)
 
     def _generate(self, media: MediaType, seed: int, echo: Mapping[str, Any], body: Any) -> Any:
         if media.generator is None:
