@@ -306,3 +306,23 @@ def test_entry_times_are_what_datetime_makes_of_them() -> None:
     moments += [rng.randint(0, 2_000_000_000) + edge for edge in edges for _ in range(500)]
     for at in moments:
         assert utc_millis(at) == iso(at), at
+
+
+def test_coverage_counts_ranges_and_default_as_documented_statuses() -> None:
+    from mockserver.app import Settings, create_app
+
+    specs = (ROOT / "tests" / "data" / "answers.yaml",)
+    client = create_app(Settings(specs=specs, fixtures=None)).test_client()
+    client.post("/pets", json={"id": 1, "name": "a"}, headers={"X-Mock-Status": "404"})
+    client.get("/pets/0")  # rejected: answered 400 from `default`
+    client.post("/only-ok", json={})  # the mock's own 400: no documented response
+    ops = {op["operationId"]: op for op in client.get("/__mock/coverage").get_json()["operations"]}
+    assert ops["createPet"]["statuses"] == {
+        "documented": [201, "4XX"],
+        "served": ["4XX"],
+        "uncovered": [201],
+        "counts": {"404": 1},
+    }
+    assert ops["getPet"]["statuses"]["served"] == ["default"]
+    assert ops["onlyOk"]["statuses"]["served"] == []
+    assert ops["onlyOk"]["requests"] == {"valid": 0, "invalid": 1}
