@@ -24,7 +24,7 @@ FRONT = "http://localhost:5173"
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[LiveServer]:
-    running = LiveServer(SPEC, "--workers", "1", "--fixtures", str(ROOT / "tests" / "data"))
+    running = LiveServer(SPEC, "--workers", "1")
     yield running
     assert running.stop() == 0
 
