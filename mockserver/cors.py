@@ -2,7 +2,8 @@
 
 On by default (a mock runs next to a developer's front-end): every answer carries
 `Access-Control-Allow-Origin` (the request's `Origin`, with `Vary: Origin` and
-`Access-Control-Allow-Credentials: true`; `*` when no `Origin` was sent) and
+`Access-Control-Allow-Credentials: true`; `*` when no `Origin` was sent, or one that
+is not an origin: nothing else from a request is written into a header) and
 `Access-Control-Expose-Headers` naming the answer's headers a script could not read
 otherwise. A preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`)
 is answered 204 with the methods the path documents, the request headers asked for that
@@ -15,6 +16,7 @@ only those origins (an `Origin` not listed gets no CORS header, so the browser r
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -28,6 +30,10 @@ SAFELISTED = frozenset(
 """Response headers a script reads without being told (Fetch's CORS-safelisted)."""
 
 _CORS_PREFIX = "access-control-"
+_ORIGIN = re.compile(r"[a-z][a-z0-9+.\-]*://[A-Za-z0-9.\-\[\]:]{1,200}|null")
+"""What an `Origin` header is (RFC 6454 §7): only such a value is ever echoed."""
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}")
+"""A header name (RFC 9110 §5.6.2): only such a name asked for is echoed."""
 
 
 class CorsError(ValueError):
@@ -67,9 +73,9 @@ class CorsPolicy:
         when it gets none (CORS off, or an origin that is not listed)."""
         if not self.enabled:
             return None
-        if origin is None:
-            return "*" if self.origins is None else None
-        if self.origins is not None and origin.rstrip("/") not in self.origins:
+        if origin is None or not _ORIGIN.fullmatch(origin):
+            return "*" if self.origins is None else None  # nothing fit to echo
+        if self.origins is not None and origin not in self.origins:
             return None
         return origin
 
@@ -114,7 +120,7 @@ class CorsPolicy:
         echoed = [
             name
             for name in (part.strip() for part in (asked or "").split(","))
-            if name and ("*" in take or name.lower() in take)
+            if _TOKEN.fullmatch(name) and ("*" in take or name.lower() in take)
         ]
         out = [
             ("Access-Control-Allow-Origin", allowed),

@@ -73,3 +73,16 @@ def test_what_a_preflight_is() -> None:
     assert is_preflight("OPTIONS", asked)
     assert not is_preflight("GET", asked)
     assert not is_preflight("OPTIONS", {"origin": APP})
+
+
+@pytest.mark.parametrize("origin", ["evil\x7f", "http://a/b", "x" * 300, "http://é.example"])
+def test_only_an_origin_is_ever_echoed(origin: str) -> None:
+    headers = dict(CorsPolicy().answer_headers(origin, []))
+    assert headers["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Allow-Credentials" not in headers
+    assert CorsPolicy.parse(APP).allowed_origin(origin) is None
+
+
+def test_only_header_names_are_ever_echoed() -> None:
+    headers = dict(CorsPolicy().preflight_headers(APP, ["GET"], "a b, ok, x\x00y, é", "*"))
+    assert headers["Access-Control-Allow-Headers"] == "ok"

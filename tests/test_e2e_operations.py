@@ -483,7 +483,7 @@ def test_unknown_path_and_method_are_problems(live_server: LiveServer) -> None:
 
     wrong = requests.delete(f"{live_server.url}/api/v1/events/subscriptions/project/p/", timeout=10)
     assert wrong.status_code == 405
-    assert wrong.headers["Allow"] == "GET, PUT"
+    assert wrong.headers["Allow"] == "GET, HEAD, OPTIONS, PUT"
     assert wrong.headers["Content-Type"] == "application/problem+json"
 
 
