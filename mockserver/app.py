@@ -57,12 +57,16 @@ class Settings:
     admin_token: str | None = None
     log_format: str = "text"
     log_requests: bool = False
+    credentials: tuple[str, ...] = ()
+    """`SCHEME=VALUE` pairs (`--credential`)."""
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Flask:
     """Load and compile everything now; the returned app only looks things up."""
     settings = settings or Settings()
-    engine = engine or Engine.from_paths(list(settings.specs), settings.fixtures, settings.seed)
+    engine = engine or Engine.from_paths(
+        list(settings.specs), settings.fixtures, settings.seed, credentials=settings.credentials
+    )
     store = engine.store
     app = Flask("mockserver")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body

@@ -31,6 +31,7 @@ from mockserver.defaults import (
     bundled,
     default_workers,
 )
+from mockserver.security import CredentialError
 from mockserver.spec.check import SpecCheck
 from mockserver.spec.errors import SpecError
 
@@ -113,6 +114,19 @@ def _seconds(text: str) -> float:
     if not 0 < value < 1e9:  # NaN and infinity too
         raise argparse.ArgumentTypeError(f"{text} is out of range (it must be above 0)")
     return value
+
+
+def _credential(text: str) -> str:
+    """`SCHEME=VALUE`: a security scheme's name in the spec, and the one value it takes."""
+    scheme, sep, _ = text.partition("=")
+    if not sep or not scheme.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not SCHEME=VALUE")
+    return text
+
+
+def _credentials(text: str) -> list[str]:
+    """`MOCKSERVER_CREDENTIALS`: `SCHEME=VALUE` pairs separated by commas."""
+    return [_credential(pair.strip()) for pair in text.split(",") if pair.strip()]
 
 
 def _log_format(value: str) -> str:
@@ -225,6 +239,16 @@ def _parser() -> argparse.ArgumentParser:
         help="require this token on /__mock/ admin routes (health stays open)",
     )
     serve.add_argument(
+        "--credential",
+        type=_credential,
+        action="append",
+        default=None,
+        metavar="SCHEME=VALUE",
+        help="accept only VALUE for the security scheme SCHEME (its name in the spec; "
+        "repeatable; for bearer-like schemes the token, for basic user:pass); without it "
+        "any well-formed credential passes (env MOCKSERVER_CREDENTIALS, comma-separated)",
+    )
+    serve.add_argument(
         "--log-format",
         choices=("text", "json"),
         default=_env("LOG_FORMAT", _log_format, "text"),
@@ -283,6 +307,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 admin_token=args.admin_token or None,
                 log_format=args.log_format,
                 log_requests=True,
+                credentials=tuple(
+                    args.credential
+                    if args.credential is not None
+                    else _env("CREDENTIALS", _credentials, [])
+                ),
             )
             options = ServeOptions(
                 args.host,
@@ -296,6 +325,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return serve(settings, options, args.scenarios, check)
         engine = Engine.from_paths(specs, fixtures)
+    except (ConfigError, CredentialError) as exc:
+        print(f"mockserver: {exc}", file=sys.stderr)
+        return 2
     except (SpecError, ScenarioError, OSError) as exc:
         print(f"mockserver: {exc}", file=sys.stderr)
         return 1
@@ -340,7 +372,12 @@ def serve(
         store = StateStore(Path(state_dir) / "state.sqlite")
         try:
             engine = Engine.from_paths(
-                list(settings.specs), settings.fixtures, settings.seed, store, check is None
+                list(settings.specs),
+                settings.fixtures,
+                settings.seed,
+                store,
+                check is None,
+                settings.credentials,
             )
         except Exception:
             # Compiling assumes valid OpenAPI: any failure may be the check's to report.

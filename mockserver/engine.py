@@ -14,10 +14,12 @@ that renders them.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mockserver import controls as control_headers
+from mockserver import security
 from mockserver.controls import NO_CONTROLS, Controls
 from mockserver.defaults import DEFAULT_SEED
 from mockserver.fixtures import FixtureStore, load_fixtures
@@ -51,11 +53,16 @@ class Engine:
         fixtures: FixtureStore,
         seed: int = DEFAULT_SEED,
         store: StateStore | None = None,
+        credentials: Iterable[str] = (),
     ) -> None:
+        """`credentials`: `SCHEME=VALUE` pairs (`--credential`); only those values pass
+        for those schemes. A scheme no operation uses raises `CredentialError`."""
         self.apis = tuple(apis)
         self.fixtures = fixtures
         self.seed = seed
         self.operations = tuple(op for api in apis for op in api.operations)
+        self.credentials = security.parse_credentials(credentials)
+        security.check_expected(self.credentials, self.operations)
         self.router = Router(self.operations)
         self.responder = Responder(fixtures, seed)
         self.store = store or StateStore()
@@ -69,10 +76,11 @@ class Engine:
         seed: int = DEFAULT_SEED,
         store: StateStore | None = None,
         check_specs: bool = True,
+        credentials: Iterable[str] = (),
     ) -> Engine:
         """`check_specs=False` skips the OpenAPI check: the caller has it done elsewhere."""
         apis = load_apis(specs, check_specs)
-        return cls(apis, load_fixtures(fixtures, apis), seed, store)
+        return cls(apis, load_fixtures(fixtures, apis), seed, store, credentials)
 
     def handle(self, request: RequestRecord) -> Outcome:
         if any(segment in (".", "..") for segment in request.path.split("/")):
@@ -106,7 +114,7 @@ class Engine:
             if picked is not None:
                 rule, answer = picked
                 scenario, controls, extra_headers = rule.name, answer.controls, answer.headers
-        checked = check(op, request, found.path_params)
+        checked = check(op, request, found.path_params, self.credentials)
         reply = self.responder.respond(op, request, found.path_params, checked, controls)
         if extra_headers:
             reply = dataclasses.replace(reply, headers=reply.headers + extra_headers)

@@ -207,6 +207,7 @@ class Gateway:
             lambda: request_query(environ),
             lambda headers: read_body(environ, headers, self.max_body),
             faults_possible=False,  # a WSGI app cannot reach the connection
+            raw_query=environ.get("QUERY_STRING") or "",
         )
         if exchange.delay:
             time.sleep(exchange.delay)
@@ -240,17 +241,20 @@ class Gateway:
         read_query: Callable[[], tuple[tuple[str, str], ...]],
         read_body: Callable[[dict[str, str]], bytes],
         faults_possible: bool,
+        raw_query: str = "",
     ) -> Exchange:
         """Read the request through the server's readers, run the engine, and shape the
-        answer; every error becomes its problem document here."""
+        answer; every error becomes its problem document here. `raw_query` is the query
+        string as sent (latin-1 text of its bytes)."""
         exchange = Exchange(method, path, time.time())
         try:
             headers = read_headers()
             query = read_query()
-            exchange.record = RequestRecord(method, path, query, headers)  # if no body comes
+            # if no body comes:
+            exchange.record = RequestRecord(method, path, query, headers, raw_query=raw_query)
             sent = read_body(headers)
             if sent:
-                exchange.record = RequestRecord(method, path, query, headers, sent)
+                exchange.record = RequestRecord(method, path, query, headers, sent, raw_query)
             exchange.outcome = self.engine.handle(exchange.record)
             self._answer(exchange, exchange.outcome, faults_possible)
         except MockError as exc:
@@ -502,4 +506,5 @@ class AsgiGateway:
             lambda: parse_query(query_string.decode("latin-1")),
             body_or_refusal,
             faults_possible,
+            query_string.decode("latin-1"),
         )

@@ -23,6 +23,7 @@ request's identity (see `request_seed`), so the same request gets the same bytes
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 from collections.abc import Mapping
@@ -102,6 +103,19 @@ class Responder:
         checked: Checked,
         controls: Controls,
     ) -> Reply:
+        reply = self._respond(op, request, path_params, checked, controls)
+        if reply.status == 401 and op.challenge:
+            return with_challenge(reply, op.challenge)
+        return reply
+
+    def _respond(
+        self,
+        op: Operation,
+        request: RequestRecord,
+        path_params: Mapping[str, str],
+        checked: Checked,
+        controls: Controls,
+    ) -> Reply:
         if controls.status is not None:
             return self.body_for(
                 op,
@@ -115,7 +129,10 @@ class Responder:
         if checked.security:
             status = op.first_documented(401)
             if status is None:
-                raise MissingCredentials(_sentence(checked.security))
+                raise MissingCredentials(
+                    _sentence(checked.security),
+                    headers={"WWW-Authenticate": op.challenge} if op.challenge else None,
+                )
             return self.rejection(op, status, checked.security, request, path_params, controls)
         if checked.violations:
             status = op.first_documented(400, 422)
@@ -197,6 +214,13 @@ class Responder:
             return None
         with self._lock:
             return media.generator(make_context(seed, self._fake, echo=echo, body=body))
+
+
+def with_challenge(reply: Reply, challenge: str) -> Reply:
+    """A 401 names the schemes it would accept (`WWW-Authenticate`, RFC 9110 §11.6.1);
+    it replaces a documented one, which could only say less."""
+    kept = tuple((k, v) for k, v in reply.headers if k.lower() != "www-authenticate")
+    return dataclasses.replace(reply, headers=(*kept, ("WWW-Authenticate", challenge)))
 
 
 def fill_template(

@@ -7,12 +7,15 @@ validators and generators were built here, at start-up.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from mockserver.generation import compile_schema
+from mockserver.media import MediaFacts, reader_for
 from mockserver.schemas import SchemaContext
+from mockserver.security import challenge
 from mockserver.spec.errors import SpecError
 from mockserver.spec.model import (
     DEFAULT_KEY,
@@ -26,6 +29,7 @@ from mockserver.spec.model import (
     Param,
     RequestBody,
     Response,
+    is_json_media_type,
     route_shape,
 )
 
@@ -35,6 +39,8 @@ def compile_operations(
 ) -> Iterable[Operation]:
     schemes = document.get("components", {}).get("securitySchemes", {})
     default_security = document.get("security", [])
+    # A 401 of an operation without security still names the spec's schemes.
+    any_scheme = _compile_security(path, "components", schemes, [{key: [] for key in schemes}])
     for route, raw_item in (document.get("paths") or {}).items():
         item = ctx.resolve(raw_item)
         shared = item.get("parameters", [])
@@ -45,6 +51,9 @@ def compile_operations(
             place = f"paths.{route}.{method}"
             op_id = raw.get("operationId") or f"{method}{route_shape(route)}"
             responses, ranges = _compile_responses(ctx, path, place, raw.get("responses", {}))
+            security = _compile_security(
+                path, place, schemes, raw.get("security", default_security)
+            )
             yield Operation(
                 api=api_id,
                 operation_id=op_id,
@@ -54,11 +63,10 @@ def compile_operations(
                 params=_compile_params(ctx, [*shared, *raw.get("parameters", [])]),
                 body=_compile_body(ctx, raw.get("requestBody")),
                 responses=responses,
-                security=_compile_security(
-                    path, place, schemes, raw.get("security", default_security)
-                ),
+                security=security,
                 source=str(path),
                 ranges=ranges,
+                challenge=challenge(security if any(security) else any_scheme, api_id),
             )
 
 
@@ -71,12 +79,17 @@ def _compile_params(ctx: SchemaContext, raw_params: list[Any]) -> tuple[Param, .
         if location == "header" and name.lower() in ("accept", "content-type", "authorization"):
             continue  # OpenAPI: these header parameters are ignored
         schema = param.get("schema", {})
+        content_json = False
         if "content" in param:
-            schema = next(iter(param["content"].values())).get("schema", {})
+            media_name, media = next(iter(param["content"].items()))
+            schema = media.get("schema", {})
+            content_json = is_json_media_type(media_name)
         resolved = ctx.resolve(schema)
         kind = _kind(resolved)
         item_kind = _kind(ctx.resolve(resolved.get("items", {}))) if kind == "array" else kind
         style = param.get("style", "form" if location in ("query", "cookie") else "simple")
+        properties, additional, additional_kind = _object_facts(ctx, resolved, kind)
+        allow_empty = param.get("allowEmptyValue")
         by_key[(location, name.lower() if location == "header" else name)] = Param(
             name=name,
             location=location,
@@ -87,8 +100,41 @@ def _compile_params(ctx: SchemaContext, raw_params: list[Any]) -> tuple[Param, .
             explode=bool(param.get("explode", style == "form")),
             schema=schema,
             validator=ctx.validator(schema, for_request=True),
+            allow_reserved=bool(param.get("allowReserved", False)),
+            allow_empty=allow_empty if isinstance(allow_empty, bool) else None,
+            content_json=content_json,
+            properties=properties,
+            additional=additional,
+            additional_kind=additional_kind,
         )
-    return tuple(by_key.values())
+    query_names = frozenset(p.name for p in by_key.values() if p.location == "query")
+    return tuple(
+        dataclasses.replace(p, claimed=query_names - {p.name}) if p.location == "query" else p
+        for p in by_key.values()
+    )
+
+
+def _object_facts(
+    ctx: SchemaContext, schema: Any, kind: str
+) -> tuple[dict[str, tuple[str, str]], bool, tuple[str, str]]:
+    """An object parameter's property kinds, whether it admits others, and their kind."""
+    if kind != "object" or not isinstance(schema, Mapping):
+        return {}, False, ("string", "string")
+    properties = {}
+    for key, node in (schema.get("properties") or {}).items():
+        properties[str(key)] = _kinds(ctx, node)
+    extra = schema.get("additionalProperties", True)
+    admits = extra is not False and not (isinstance(extra, Mapping) and extra.get("not") == {})
+    extra_kind = _kinds(ctx, extra) if isinstance(extra, Mapping) else ("string", "string")
+    return properties, admits, extra_kind
+
+
+def _kinds(ctx: SchemaContext, node: Any) -> tuple[str, str]:
+    resolved = ctx.resolve(node) if isinstance(node, Mapping) else node
+    kind = _kind(resolved)
+    if kind == "array" and isinstance(resolved, Mapping):
+        return kind, _kind(ctx.resolve(resolved.get("items", {})))
+    return kind, kind
 
 
 def _kind(schema: Any) -> str:
@@ -98,22 +144,30 @@ def _kind(schema: Any) -> str:
     if isinstance(declared, list):
         concrete = [t for t in declared if t != "null"]
         declared = concrete[0] if len(concrete) == 1 else None
-    return str(declared) if isinstance(declared, str) else "string"
+    if isinstance(declared, str):
+        return declared
+    if "properties" in schema or "additionalProperties" in schema:
+        return "object"
+    return "array" if "items" in schema else "string"
 
 
 def _compile_body(ctx: SchemaContext, raw: Any) -> RequestBody | None:
     if raw is None:
         return None
     body = ctx.resolve(raw)
-    media = tuple(
-        BodyMedia(
-            name,
-            entry.get("schema"),
-            ctx.validator(entry["schema"], for_request=True) if "schema" in entry else None,
+    media = []
+    for name, entry in (body.get("content") or {}).items():
+        schema = entry.get("schema")
+        facts = MediaFacts(name, schema, ctx.resolve, entry.get("encoding") or {})
+        media.append(
+            BodyMedia(
+                name,
+                schema,
+                ctx.validator(schema, for_request=True) if schema is not None else None,
+                reader_for(facts),
+            )
         )
-        for name, entry in (body.get("content") or {}).items()
-    )
-    return RequestBody(required=bool(body.get("required", False)), media=media)
+    return RequestBody(required=bool(body.get("required", False)), media=tuple(media))
 
 
 def _compile_responses(
@@ -192,6 +246,15 @@ def _compile_security(
             if kind == "apiKey":
                 credentials.append(Credential(scheme_name, kind, scheme["in"], scheme["name"]))
             elif kind in ("http", "oauth2", "openIdConnect"):
-                credentials.append(Credential(scheme_name, kind, "header", "Authorization"))
+                credentials.append(
+                    Credential(
+                        scheme_name,
+                        kind,
+                        "header",
+                        "Authorization",
+                        http_scheme=str(scheme.get("scheme", "bearer")).lower(),
+                        bearer_format=str(scheme.get("bearerFormat", "")),
+                    )
+                )
         compiled.append(tuple(credentials))
     return tuple(compiled)
