@@ -40,9 +40,7 @@ def last_problems(server: LiveServer) -> list[tuple[str, str]]:
 
 
 def test_a_deep_object_search_is_decoded(server: LiveServer) -> None:
-    ok = requests.get(
-        f"{server.url}/search?filter[color]=red&filter[size]=3&ids=1,2", timeout=10
-    )
+    ok = requests.get(f"{server.url}/search?filter[color]=red&filter[size]=3&ids=1,2", timeout=10)
     assert ok.status_code == 200, ok.text
     bad = requests.get(f"{server.url}/search?filter[color]=green", timeout=10)
     assert bad.status_code == 400, bad.text
