@@ -32,7 +32,7 @@ from mockserver.defaults import (
     default_workers,
 )
 from mockserver.spec.check import SpecCheck
-from mockserver.spec.errors import SpecError
+from mockserver.spec.errors import Problem, Problems, SpecError
 
 if TYPE_CHECKING:
     from mockserver.app import Settings
@@ -113,6 +113,16 @@ def _seconds(text: str) -> float:
     if not 0 < value < 1e9:  # NaN and infinity too
         raise argparse.ArgumentTypeError(f"{text} is out of range (it must be above 0)")
     return value
+
+
+def _flag(value: str) -> bool:
+    """An environment switch: 1/true/yes/on or 0/false/no/off."""
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(value)
 
 
 def _log_format(value: str) -> str:
@@ -231,7 +241,17 @@ def _parser() -> argparse.ArgumentParser:
         help="one line per request on stdout, as text or JSON",
     )
 
-    validate = commands.add_parser("validate", help="check specs and fixtures, then exit")
+    serve.add_argument(
+        "--strict",
+        action="store_true",
+        default=_env("STRICT", _flag, False),
+        help="refuse to start on any spec problem, as `validate` reports them (default: "
+        "serve, with one warning line per problem)",
+    )
+
+    validate = commands.add_parser(
+        "validate", help="list every problem of the specs and fixtures; exit 1 if any"
+    )
     with_sources(validate)
     routes = commands.add_parser("routes", help="list every operation and its statuses")
     with_sources(routes)
@@ -294,24 +314,54 @@ def main(argv: Sequence[str] | None = None) -> int:
                 max_request_line=args.max_request_line,
                 max_head=args.max_head,
             )
-            return serve(settings, options, args.scenarios, check)
-        engine = Engine.from_paths(specs, fixtures)
-    except (SpecError, ScenarioError, OSError) as exc:
+            return serve(settings, options, args.scenarios, check, strict=args.strict)
+        problems = Problems(echo=False)
+        try:
+            engine = Engine.from_paths(specs, fixtures, problems=problems)
+        except SpecError as exc:
+            if args.command != "validate":
+                raise
+            problems.extend(exc.problems)
+            return _refuse(problems)
+    except SpecError as exc:
+        for line in str(exc).splitlines():
+            print(f"mockserver: {line}", file=sys.stderr)
+        return 1
+    except (ScenarioError, OSError) as exc:
         print(f"mockserver: {exc}", file=sys.stderr)
         return 1
     finally:
         if check is not None:
             check.cancel()
     if args.command == "validate":
+        if len(problems):
+            return _refuse(problems)
         print(
             f"ok: {len(engine.apis)} APIs, {len(engine.operations)} operations, "
             f"{sum(len(v) for v in engine.fixtures.bodies.values())} fixtures"
         )
         return 0
+    warn_about(problems)
     for op in engine.operations:
         statuses = " ".join(map(str, op.statuses))
         print(f"{op.method:7} {op.path:70} {op.api}.{op.operation_id}  [{statuses}]")
     return 0
+
+
+def _refuse(problems: Problems) -> int:
+    """`validate`'s verdict on specs with problems: each on a line of its own, exit 1."""
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    files = len({p.source for p in problems})
+    noun = "problem" if len(problems) == 1 else "problems"
+    print(f"mockserver: {len(problems)} {noun} in {files} file(s)", file=sys.stderr)
+    return 1
+
+
+def warn_about(problems: Iterable[Problem]) -> None:
+    """One line on stderr per spec defect that did not stop loading."""
+    for problem in problems:
+        print(f"mockserver: warning: {problem}", file=sys.stderr)
 
 
 def configure_logging() -> None:
@@ -325,30 +375,32 @@ def serve(
     options: ServeOptions,
     scenarios: Path | None = None,
     check: SpecCheck | None = None,
+    *,
+    strict: bool = False,
 ) -> int:
     """Build everything, then serve until SIGTERM or SIGINT (requests in flight finish).
 
-    `check`, the OpenAPI check of the specs already running in a child process, must
-    pass before anything is served; without one, the specs are checked here."""
+    `check`, the OpenAPI check of the specs already running in a child process, is
+    waited for before anything is served; without one, the specs are checked here. Its
+    findings and the loader's are warnings, or with `strict` a refusal (`SpecError`)."""
     from mockserver.app import asgi_app, create_app
     from mockserver.engine import Engine
     from mockserver.scenarios import ScenarioError, parse_document
     from mockserver.serving import serve as serve_forever
+    from mockserver.spec.load import merge
     from mockserver.state import DEFAULT_SESSION, StateStore
 
     with tempfile.TemporaryDirectory(prefix="mockserver-") as state_dir:
         store = StateStore(Path(state_dir) / "state.sqlite")
-        try:
-            engine = Engine.from_paths(
-                list(settings.specs), settings.fixtures, settings.seed, store, check is None
-            )
-        except Exception:
-            # Compiling assumes valid OpenAPI: any failure may be the check's to report.
-            if check is not None:
-                check.result()
-            raise
+        problems = Problems(echo=False)
+        engine = Engine.from_paths(
+            list(settings.specs), settings.fixtures, settings.seed, store, check is None, problems
+        )
         if check is not None:
-            check.result()
+            merge(problems, check.result())
+        if strict and len(problems):
+            raise SpecError.of(problems)
+        warn_about(problems)
         if scenarios is not None:
             try:
                 text = scenarios.read_text(encoding="utf-8")

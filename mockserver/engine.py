@@ -26,6 +26,7 @@ from mockserver.responder import Reply, Responder
 from mockserver.routing import NoRoute, Router, WrongMethod
 from mockserver.scenarios import ScenarioBook
 from mockserver.spec import Api, Operation, load_apis
+from mockserver.spec.errors import Problems
 from mockserver.state import DEFAULT_SESSION, StateStore
 from mockserver.validation import Checked, RequestRecord, check
 
@@ -69,9 +70,11 @@ class Engine:
         seed: int = DEFAULT_SEED,
         store: StateStore | None = None,
         check_specs: bool = True,
+        problems: Problems | None = None,
     ) -> Engine:
-        """`check_specs=False` skips the OpenAPI check: the caller has it done elsewhere."""
-        apis = load_apis(specs, check_specs)
+        """`check_specs=False` skips the OpenAPI check: the caller has it done elsewhere.
+        The specs' warnings go to `problems` (else they are logged)."""
+        apis = load_apis(specs, check_specs, problems=problems)
         return cls(apis, load_fixtures(fixtures, apis), seed, store)
 
     def handle(self, request: RequestRecord) -> Outcome:

@@ -38,6 +38,8 @@ class Bundle:
     document: dict[str, Any]
     files: dict[str, Path] = field(default_factory=dict)
     """Holder key (`f1`) -> the file placed there."""
+    references_checked: bool = False
+    """Whether references that lead nowhere were removed (`normalise.repair_references`)."""
 
     def locate(self, place: str) -> tuple[str, str]:
         """The file and JSON pointer that a pointer into `document` names."""

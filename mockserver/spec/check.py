@@ -24,6 +24,7 @@ from typing import Any
 
 from mockserver.spec.bundle import Bundle, read_spec
 from mockserver.spec.errors import Problem, Problems, SpecError, pointer
+from mockserver.spec.normalise import repair_references
 from mockserver.spec.read import find_spec_files
 
 MAX_FINDINGS = 50
@@ -66,26 +67,36 @@ def check_document(bundle: Bundle) -> list[Problem]:
 
 
 def _describe(error: Any) -> tuple[str, str]:
-    """The place (a JSON pointer) and a one-line message of a validator finding."""
+    """The place (a JSON pointer) and a one-line message of a validator finding: never
+    the instance it is about (a whole subtree of the spec, sometimes)."""
     from jsonschema.exceptions import best_match
 
     path = [str(p) for p in getattr(error, "absolute_path", ())]
-    context = getattr(error, "context", None)
-    if context and getattr(error, "validator", None) in ("oneOf", "anyOf"):
-        deeper = best_match(context)
-        if deeper is not None:
-            error = deeper
-            path += [str(p) for p in getattr(deeper, "relative_path", ())]
-    message = str(getattr(error, "message", error)).splitlines()[0] if str(error) else ""
-    if getattr(error, "validator", None) == "required" and message.endswith(
-        " is a required property"
-    ):
-        missing = message[: -len(" is a required property")].strip("'\"")
+    for _ in range(16):  # into the most relevant branch of a oneOf / anyOf
+        context = getattr(error, "context", None)
+        deeper = best_match(context) if context else None
+        if deeper is None:
+            break
+        path += [str(p) for p in getattr(deeper, "relative_path", ())]
+        error = deeper
+    text = str(getattr(error, "message", "") or error)
+    message = text.splitlines()[0] if text else "invalid"
+    if message.endswith(_REQUIRED):
+        missing = message[: -len(_REQUIRED)].strip().strip("'\"")
         path.append(missing)
         message = f"{missing!r} is required"
-    elif getattr(error, "validator", None) in ("oneOf", "anyOf", "not"):
-        message = f"not valid here (it fails {error.validator})"
+    elif _NO_BRANCH in message:
+        message = NO_FORM
+    elif " is " in message and message.index(" is ") > _SHOWN:
+        message = "the value" + message[message.index(" is ") :]  # not a repr of the subtree
     return pointer(*path), message
+
+
+_REQUIRED = " is a required property"
+_NO_BRANCH = " is not valid under any of the "
+NO_FORM = "matches none of the forms allowed here"
+"""The message of a finding that only says a node fits no alternative (`oneOf`)."""
+_SHOWN = 60
 
 
 def check_files(paths: Iterable[Path]) -> list[Problem]:
@@ -96,6 +107,7 @@ def check_files(paths: Iterable[Path]) -> list[Problem]:
     for path in find_spec_files(paths):
         try:
             bundle = read_spec(path, Problems())
+            repair_references(bundle, Problems())
         except SpecError:
             continue
         found.extend(check_document(bundle))

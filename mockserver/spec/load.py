@@ -15,11 +15,11 @@ from pathlib import Path
 
 from mockserver.schemas import SchemaContext
 from mockserver.spec.bundle import Bundle, read_spec
-from mockserver.spec.check import check_document
+from mockserver.spec.check import NO_FORM, check_document
 from mockserver.spec.compile import compile_operation, operation_places
 from mockserver.spec.errors import Problem, Problems, SpecError, join
 from mockserver.spec.model import Api, Operation, route_shape
-from mockserver.spec.normalise import normalise
+from mockserver.spec.normalise import normalise, repair_references
 from mockserver.spec.read import find_spec_files
 
 COMPILE_ERRORS = (
@@ -38,6 +38,7 @@ def load_api(path: Path, check: bool = True, problems: Problems | None = None) -
     normalise and compile one spec; its warnings go to `problems`."""
     problems = problems if problems is not None else Problems(echo=True)
     bundle = read_spec(path, problems)
+    repair_references(bundle, problems)
     findings = check_document(bundle) if check else []
     document = normalise(bundle, problems)
     merge(problems, findings)
@@ -127,9 +128,18 @@ def _valid(validator: object, value: object) -> bool:
 
 def merge(problems: Problems, findings: Iterable[Problem]) -> None:
     """Add the OpenAPI check's findings, but not one at a place the loader already
-    reported (its own message says what was done about it)."""
+    reported (its own message says what was done about it), nor one that only says a
+    node fits no alternative when the loader reported a problem inside that node."""
     known = {(p.source, p.place) for p in problems}
-    problems.extend(f for f in findings if (f.source, f.place) not in known)
+    for finding in findings:
+        if (finding.source, finding.place) in known:
+            continue
+        if finding.message == NO_FORM and any(
+            source == finding.source and place.startswith(finding.place + "/")
+            for source, place in known
+        ):
+            continue
+        problems.warn(finding.source, finding.place, finding.message)
 
 
 def load_apis(

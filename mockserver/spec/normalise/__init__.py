@@ -10,6 +10,7 @@ The rules are listed in each module's docstring and in README ("Which specs load
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,17 +41,29 @@ def dialect(path: Path | str, document: dict[str, Any]) -> str:
     )
 
 
-def normalise(bundle: Bundle, problems: Problems) -> dict[str, Any]:
-    """The bundle's document as OpenAPI 3.1 (converted in place); warnings go to
-    `problems`, naming the file and pointer (`Bundle.locate`)."""
-
+def _warner(bundle: Bundle, problems: Problems) -> Callable[[str, str], None]:
     def warn(place: str, message: str) -> None:
         source, inner = bundle.locate(place)
         problems.warn(source, inner, message)
 
+    return warn
+
+
+def repair_references(bundle: Bundle, problems: Problems) -> None:
+    """The first step, before the OpenAPI check (which cannot pass a reference that
+    names nothing): every `$ref` that leads nowhere is removed, with a warning."""
+    if not bundle.references_checked:
+        refs.repair(bundle.document, _warner(bundle, problems))
+        bundle.references_checked = True
+
+
+def normalise(bundle: Bundle, problems: Problems) -> dict[str, Any]:
+    """The bundle's document as OpenAPI 3.1 (converted in place); warnings go to
+    `problems`, naming the file and pointer (`Bundle.locate`)."""
+    warn = _warner(bundle, problems)
     document = bundle.document
     kind = dialect(bundle.path, document)
-    refs.repair(document, warn)
+    repair_references(bundle, problems)
     if kind == "2.0":
         document = swagger2.convert(document, warn)
     if kind in ("2.0", "3.0"):
@@ -60,4 +73,4 @@ def normalise(bundle: Bundle, problems: Problems) -> dict[str, Any]:
     return document
 
 
-__all__ = ["HOLDER", "dialect", "normalise"]
+__all__ = ["HOLDER", "dialect", "normalise", "repair_references"]
