@@ -133,7 +133,8 @@ def _log_format(value: str) -> str:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="mockserver", description="An OpenAPI 3.1 mock server for contract tests."
+        prog="mockserver",
+        description="An OpenAPI (3.1, 3.0, Swagger 2.0) mock server for contract tests.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
