@@ -106,12 +106,12 @@ def _parameters(
         if problem:
             warn(place, f"{problem}; left out")
             continue
-        if "schema" not in param and "content" not in param:
-            warn(place, f"parameter {param['name']!r} has no schema; it takes any value")
         content = param.get("content")
         if "content" in param and not (isinstance(content, dict) and len(content) == 1):
             warn(join(place, "content"), "content must name exactly one media type; left out")
             del param["content"]
+        if "schema" not in param and "content" not in param:
+            warn(place, f"parameter {param['name']!r} has no schema; it takes any value")
         if param["in"] == "path" and param.get("required") is not True:
             param["required"] = True
         kept.append(entry)
