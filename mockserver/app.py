@@ -59,6 +59,8 @@ class Settings:
     admin_token: str | None = None
     log_format: str = "text"
     log_requests: bool = False
+    version: str = ""
+    """What `/__mock/health` says is loaded: a digest of the files served (`reload`)."""
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Flask:
@@ -101,6 +103,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                 "status": "ok",
                 "apis": [api.api_id for api in engine.apis],
                 "operations": len(engine.operations),
+                "version": settings.version,
             }
         )
 

@@ -15,6 +15,7 @@ import dataclasses
 import json
 import logging
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -36,8 +37,11 @@ from mockserver.spec.errors import SpecError
 
 if TYPE_CHECKING:
     from mockserver.app import Settings
+    from mockserver.engine import Engine
+    from mockserver.gateway import AsgiGateway
     from mockserver.serving import ServeOptions
     from mockserver.spec import Operation
+    from mockserver.state import StateStore
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4010
@@ -130,6 +134,16 @@ def _base_path(text: str) -> tuple[str, str]:
 def _base_paths(text: str) -> list[tuple[str, str]]:
     """MOCKSERVER_BASE_PATH: entries of `--base-path`, with ',' between them."""
     return [_base_path(entry.strip()) for entry in text.split(",")]
+
+
+def _switch(text: str) -> bool:
+    """An on/off setting from the environment: 1/true/yes/on or 0/false/no/off."""
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r} is not one of 1, true, yes, on, 0, false, no, off")
 
 
 def _log_format(value: str) -> str:
@@ -253,6 +267,13 @@ def _parser() -> argparse.ArgumentParser:
         help="require this token on /__mock/ admin routes (health stays open)",
     )
     serve.add_argument(
+        "--watch",
+        action="store_true",
+        default=_env("WATCH", _switch, False),
+        help="reload the specs, fixtures and scenario file when one changes (SIGHUP "
+        "reloads them too)",
+    )
+    serve.add_argument(
         "--log-format",
         choices=("text", "json"),
         default=_env("LOG_FORMAT", _log_format, "text"),
@@ -324,7 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 max_request_line=args.max_request_line,
                 max_head=args.max_head,
             )
-            return serve(settings, options, args.scenarios, check)
+            return serve(settings, options, args.scenarios, check, watch=args.watch)
         engine = Engine.from_paths(specs, fixtures, base_paths=dict(base_paths))
     except (SpecError, ScenarioError, OSError) as exc:
         print(f"mockserver: {exc}", file=sys.stderr)
@@ -355,57 +376,113 @@ def serve(
     options: ServeOptions,
     scenarios: Path | None = None,
     check: SpecCheck | None = None,
+    *,
+    watch: bool = False,
 ) -> int:
     """Build everything, then serve until SIGTERM or SIGINT (requests in flight finish).
+    SIGHUP, and with `watch` a change of a spec, fixture or the scenario file, builds
+    everything anew and serves it (`mockserver.reload`).
 
     `check`, the OpenAPI check of the specs already running in a child process, must
     pass before anything is served; without one, the specs are checked here."""
-    from mockserver.app import asgi_app, create_app
-    from mockserver.engine import Engine
-    from mockserver.scenarios import ScenarioError, parse_document
     from mockserver.serving import serve as serve_forever
-    from mockserver.state import DEFAULT_SESSION, StateStore
+    from mockserver.state import StateStore
 
-    with tempfile.TemporaryDirectory(prefix="mockserver-") as state_dir:
+    sources = [*settings.specs, settings.fixtures, scenarios]
+    # gunicorn forks the workers inside `serve_forever`: a worker that stops (at a reload,
+    # or one the arbiter replaces) leaves through this frame too, and must not remove the
+    # state the master and the other workers still use.
+    owner, state_dir = os.getpid(), tempfile.mkdtemp(prefix="mockserver-")
+    try:
         store = StateStore(Path(state_dir) / "state.sqlite")
-        try:
-            engine = Engine.from_paths(
-                list(settings.specs),
-                settings.fixtures,
-                settings.seed,
-                store,
-                check is None,
-                dict(settings.base_paths),
-            )
-        except Exception:
-            # Compiling assumes valid OpenAPI: any failure may be the check's to report.
-            if check is not None:
-                check.result()
-            raise
-        if check is not None:
-            check.result()
-        if scenarios is not None:
-            try:
-                text = scenarios.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise ScenarioError(f"{scenarios}: cannot read: {exc}") from None
-            try:
-                engine.scenarios.load(DEFAULT_SESSION, parse_document(text))
-            except ScenarioError as exc:
-                raise ScenarioError(f"{scenarios}: {exc}") from None
-        if options.max_header is None:
-            longest = documented_header_length(engine.operations)
-            options = dataclasses.replace(options, max_header=max(DEFAULT_MAX_HEADER, longest))
-        app = asgi_app(create_app(settings, engine), options.threads)
+        first = build(settings, options, scenarios, store, check)
         configure_logging()
 
         def announce(url: str) -> None:
-            print(f"mockserver: serving {len(engine.operations)} operations on {url}", flush=True)
+            operations = len(first.engine.operations)
+            print(f"mockserver: serving {operations} operations on {url}", flush=True)
+
+        def rebuild() -> AsgiGateway:
+            new = build(settings, options, scenarios, store)
+            logging.getLogger("mockserver").warning(
+                "mockserver: reloaded: serving %d operations (version %s)",
+                len(new.engine.operations),
+                new.version,
+            )
+            return new.app
 
         try:
-            return serve_forever(app, options, announce)
+            return serve_forever(
+                first.app,
+                first.options,
+                announce,
+                rebuild,
+                [p for p in sources if p] if watch else None,
+            )
         finally:
             store.close()
+    finally:
+        if os.getpid() == owner:
+            shutil.rmtree(state_dir, ignore_errors=True)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Built:
+    """What `build` made: the app, its engine, the options it needs, its version."""
+
+    app: AsgiGateway
+    engine: Engine
+    options: ServeOptions
+    version: str
+
+
+def build(
+    settings: Settings,
+    options: ServeOptions,
+    scenarios: Path | None,
+    store: StateStore,
+    check: SpecCheck | None = None,
+) -> Built:
+    """The app `serve` serves, from the files as they are now: specs read, checked
+    (here, unless `check` already runs in a child) and compiled, fixtures validated, the
+    scenario file loaded into the default session. Raises what stops a start."""
+    from mockserver import reload
+    from mockserver.app import asgi_app, create_app
+    from mockserver.engine import Engine
+    from mockserver.scenarios import ScenarioError, parse_document
+    from mockserver.state import DEFAULT_SESSION
+
+    version = reload.version([*settings.specs, settings.fixtures, scenarios])
+    try:
+        engine = Engine.from_paths(
+            list(settings.specs),
+            settings.fixtures,
+            settings.seed,
+            store,
+            check is None,
+            dict(settings.base_paths),
+        )
+    except Exception:
+        # Compiling assumes valid OpenAPI: any failure may be the check's to report.
+        if check is not None:
+            check.result()
+        raise
+    if check is not None:
+        check.result()
+    if scenarios is not None:
+        try:
+            text = scenarios.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ScenarioError(f"{scenarios}: cannot read: {exc}") from None
+        try:
+            engine.scenarios.load(DEFAULT_SESSION, parse_document(text))
+        except ScenarioError as exc:
+            raise ScenarioError(f"{scenarios}: {exc}") from None
+    if options.max_header is None:
+        longest = documented_header_length(engine.operations)
+        options = dataclasses.replace(options, max_header=max(DEFAULT_MAX_HEADER, longest))
+    app = create_app(dataclasses.replace(settings, version=version), engine)
+    return Built(asgi_app(app, options.threads), engine, options, version)
 
 
 def documented_header_length(operations: Iterable[Operation]) -> int:

@@ -66,6 +66,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from multiprocessing.sharedctypes import RawArray
+from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import httptools
@@ -76,7 +77,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
 
-from mockserver import problems, wire
+from mockserver import problems, reload, wire
 from mockserver.defaults import DEFAULT_MAX_HEAD, DEFAULT_MAX_HEADER, DEFAULT_MAX_REQUEST_LINE
 from mockserver.faults import TransportFaults
 from mockserver.gateway import CONNECTION, AsgiApp, Exchange, answer_problem, asgi_headers
@@ -768,18 +769,51 @@ def _limit_malloc_arenas() -> None:
 
 
 class _GracefulArbiter(Arbiter):  # type: ignore[misc]
-    """gunicorn stops at once on SIGINT; a mock in a terminal should finish its requests."""
+    """gunicorn stops at once on SIGINT; a mock in a terminal should finish its requests.
+
+    On SIGHUP the new version is built first (`_Application.rebuilt`); only then does
+    gunicorn's reload start new workers on it and stop the old ones gracefully."""
 
     def handle_int(self) -> None:
         self.handle_term()
 
+    def handle_hup(self) -> None:
+        if self.app.rebuilt():
+            super().handle_hup()
+
+
+Rebuild = Callable[[], AsgiApp]
+"""Builds the app anew from the files it came from; raises when they cannot be served."""
+
 
 class _Application(BaseApplication):  # type: ignore[misc]
-    def __init__(self, app: AsgiApp, options: ServeOptions, announce: Callable[[str], None]):
+    def __init__(
+        self,
+        app: AsgiApp,
+        options: ServeOptions,
+        announce: Callable[[str], None],
+        rebuild: Rebuild | None = None,
+        watch: list[Path] | None = None,
+    ):
         self.application = app
         self.options = options
         self.announce = announce
+        self.rebuild = rebuild
+        self.watch = watch
         super().__init__()
+
+    def rebuilt(self) -> bool:
+        """Build the app anew for the workers about to be started; False (and one log
+        line) when the new files cannot be served, so the old workers keep serving."""
+        if self.rebuild is None:
+            return True
+        try:
+            self.application = self.rebuild()
+        except Exception as exc:  # a spec, fixture or scenario the user is still editing
+            message = " ".join(str(exc).split()) or type(exc).__name__
+            logger.error("mockserver: reload refused, the old version keeps serving: %s", message)
+            return False
+        return True
 
     def load_config(self) -> None:
         opts = self.options
@@ -809,6 +843,8 @@ class _Application(BaseApplication):  # type: ignore[misc]
         host, port = server.LISTENERS[0].sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
         self.announce(f"http://{shown}:{port}")
+        if self.watch:
+            reload.Watcher(self.watch, reload.ask_for_reload).start()
 
     def load(self) -> AsgiApp:
         opts = self.options
@@ -827,12 +863,19 @@ class _Application(BaseApplication):  # type: ignore[misc]
         _GracefulArbiter(self).run()
 
 
-def serve(app: AsgiApp, options: ServeOptions, announce: Callable[[str], None]) -> int:
-    """Serve until SIGTERM or SIGINT; `announce` gets the URL once the port is bound."""
+def serve(
+    app: AsgiApp,
+    options: ServeOptions,
+    announce: Callable[[str], None],
+    rebuild: Rebuild | None = None,
+    watch: list[Path] | None = None,
+) -> int:
+    """Serve until SIGTERM or SIGINT; `announce` gets the URL once the port is bound.
+    SIGHUP (and a change in the `watch` files) serves what `rebuild` builds."""
     saved = sys.argv
     sys.argv = [saved[0]]  # gunicorn's config reads argv; ours has been parsed already
     try:
-        _Application(app, options, announce).run()
+        _Application(app, options, announce, rebuild, watch).run()
     finally:
         sys.argv = saved
     return 0
