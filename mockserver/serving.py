@@ -489,15 +489,25 @@ class ConnectionShares:
     (bench/README.md: half the throughput, and twice the latency). With these counts a
     worker stops accepting while it holds `SLACK` or more connections than its least
     loaded sibling; the least loaded one always accepts, so nothing waits for long.
+
+    A worker that stops running (stopped by SIGSTOP or a debugger, or stuck in a long
+    call) would hold the others to its count plus the slack while the connections it
+    cannot take wait in the listen queue. So each worker also publishes when it last
+    looked at the shares (`beats`, the system's monotonic clock, which all processes
+    share); a sibling silent for `STALE` seconds no longer counts.
     """
 
     SLOTS = 64
     SLACK = 2
+    STALE = 1.0
+    """Seconds without a beat after which a sibling no longer limits the others (a
+    running worker beats at every turn of its loop and every 0.1 s tick)."""
 
     def __init__(self) -> None:
         self.pids = RawArray(ctypes.c_long, self.SLOTS)
         self.counts = RawArray(ctypes.c_int, self.SLOTS)
         self.leaving = RawArray(ctypes.c_byte, self.SLOTS)
+        self.beats = RawArray(ctypes.c_double, self.SLOTS)
         self.lock = multiprocessing.Lock()
 
     def claim(self, pid: int) -> int | None:
@@ -505,7 +515,7 @@ class ConnectionShares:
         return claim_slot(self.lock, self.pids, pid, self._reset)
 
     def _reset(self, slot: int) -> None:
-        self.counts[slot], self.leaving[slot] = 0, 0
+        self.counts[slot], self.leaving[slot], self.beats[slot] = 0, 0, 0.0
 
     def leave(self, slot: int) -> None:
         """This worker is stopping: its connections no longer hold the others back (a
@@ -518,18 +528,35 @@ class ConnectionShares:
             if self.pids[slot] == pid:  # not a slot another process has taken since
                 self.pids[slot], self.counts[slot], self.leaving[slot] = 0, 0, 0
 
-    def _siblings(self, slot: int) -> list[int]:
-        return [i for i in range(self.SLOTS) if i != slot and self.pids[i] and not self.leaving[i]]
+    def _siblings(self, slot: int, now: float | None = None) -> list[int]:
+        """The other workers that hold a slot, are not stopping and (with `now`) have
+        beaten within `STALE` seconds, or not yet at all (one that is starting)."""
+        return [
+            i
+            for i in range(self.SLOTS)
+            if i != slot
+            and self.pids[i]
+            and not self.leaving[i]
+            and (now is None or not self.beats[i] or now - self.beats[i] < self.STALE)
+        ]
 
     def present(self, exclude: int) -> int:
         """How many other workers hold a slot and are not stopping."""
         return len(self._siblings(exclude))
 
-    def limit(self, slot: int, held: int, most: int, missing_count: bool = False) -> int:
-        """Publish `held`; return how many connections this worker may hold now.
-        `missing_count`: a sibling that has not started yet counts as holding none."""
-        self.counts[slot] = held
-        others = [self.counts[i] for i in self._siblings(slot)]
+    def limit(
+        self,
+        slot: int,
+        held: int,
+        most: int,
+        missing_count: bool = False,
+        now: float | None = None,
+    ) -> int:
+        """Publish `held` (and a beat); return how many connections this worker may hold
+        now. `missing_count`: a sibling that has not started yet counts as holding none."""
+        now = time.monotonic() if now is None else now
+        self.counts[slot], self.beats[slot] = held, now
+        others = [self.counts[i] for i in self._siblings(slot, now)]
         if missing_count:
             others.append(0)
         return most if not others else min(most, min(others) + self.SLACK)
