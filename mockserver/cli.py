@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from mockserver.gateway import AsgiGateway
     from mockserver.serving import ServeOptions
     from mockserver.spec import Operation
-    from mockserver.state import StateStore
+    from mockserver.state import Store
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4010
@@ -386,7 +386,7 @@ def serve(
     `check`, the OpenAPI check of the specs already running in a child process, must
     pass before anything is served; without one, the specs are checked here."""
     from mockserver.serving import serve as serve_forever
-    from mockserver.state import StateStore
+    from mockserver.state import open_store
 
     sources = [*settings.specs, settings.fixtures, scenarios]
     # gunicorn forks the workers inside `serve_forever`: a worker that stops (at a reload,
@@ -394,7 +394,7 @@ def serve(
     # state the master and the other workers still use.
     owner, state_dir = os.getpid(), tempfile.mkdtemp(prefix="mockserver-")
     try:
-        store = StateStore(Path(state_dir) / "state.sqlite")
+        store = open_store(None, Path(state_dir))
         first = build(settings, options, scenarios, store, check)
         configure_logging()
 
@@ -440,7 +440,7 @@ def build(
     settings: Settings,
     options: ServeOptions,
     scenarios: Path | None,
-    store: StateStore,
+    store: Store,
     check: SpecCheck | None = None,
 ) -> Built:
     """The app `serve` serves, from the files as they are now: specs read, checked

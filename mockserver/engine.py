@@ -27,7 +27,7 @@ from mockserver.responder import Reply, Responder
 from mockserver.routing import NoRoute, Router, WrongMethod, split_path
 from mockserver.scenarios import ScenarioBook
 from mockserver.spec import Api, Operation, load_apis
-from mockserver.state import DEFAULT_SESSION, StateStore
+from mockserver.state import DEFAULT_SESSION, LocalStore, Store
 from mockserver.validation import Checked, RequestRecord, check
 
 SESSION_HEADER = "x-mock-session"
@@ -51,7 +51,7 @@ class Engine:
         apis: list[Api],
         fixtures: FixtureStore,
         seed: int = DEFAULT_SEED,
-        store: StateStore | None = None,
+        store: Store | None = None,
     ) -> None:
         self.apis = tuple(apis)
         self.fixtures = fixtures
@@ -59,7 +59,7 @@ class Engine:
         self.operations = tuple(op for api in apis for op in api.operations)
         self.router = Router(self.operations)
         self.responder = Responder(fixtures, seed)
-        self.store = store or StateStore()
+        self.store: Store = store or LocalStore()
         self.scenarios = ScenarioBook(self.store, self.operations, fixtures)
 
     @classmethod
@@ -68,7 +68,7 @@ class Engine:
         specs: list[Path],
         fixtures: Path | None,
         seed: int = DEFAULT_SEED,
-        store: StateStore | None = None,
+        store: Store | None = None,
         check_specs: bool = True,
         base_paths: Mapping[str, str] | None = None,
     ) -> Engine:

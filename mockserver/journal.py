@@ -4,7 +4,7 @@ Every request to an API route is recorded once, after it is answered: when it ca
 what was sent (method, path, query, headers, body as JSON where it parsed), which
 operation it reached, the status answered, the controls used and the validation
 problems found (also where a forced status hid them). Entries live in the shared
-`StateStore`, so a request answered by any worker process is in the journal, in
+`Store`, so a request answered by any worker process is in the journal, in
 order; the journal keeps the newest `size` entries, so memory stays flat.
 
 Coverage is counted beside the journal and is never trimmed: for every operation,
@@ -29,7 +29,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from mockserver.controls import example_names
 from mockserver.engine import Engine, Outcome
-from mockserver.state import JOURNAL_FILTERS, StateStore
+from mockserver.state import JOURNAL_FILTERS, Store
 from mockserver.validation import RequestRecord
 
 MAX_BODY_IN_JOURNAL = 64 * 1024
@@ -151,8 +151,8 @@ def _escape(found: re.Match[str]) -> str:
 class AccessLog:
     """One line per request on a stream, off the request path.
 
-    `StateStore` calls it on its journal thread with the rows of each batch written
-    (`StateStore.after_write`), so a request pays nothing for its line. The lines of a
+    The store calls it on its journal thread with the rows of each batch written
+    (`Store.after_write`), so a request pays nothing for its line. The lines of a
     batch are handed, as one text, to a thread of this process that writes them: a
     stream nobody reads (a full pipe) holds up that thread only, never the journal.
     Past `max_pending` characters waiting, lines are dropped and counted, and the count
@@ -272,7 +272,7 @@ def listing_json(session: str, pages: Iterable[list[str]]) -> Iterator[str]:
     yield "]}\n"
 
 
-def coverage_report(engine: Engine, store: StateStore, session: str) -> dict[str, Any]:
+def coverage_report(engine: Engine, store: Store, session: str) -> dict[str, Any]:
     counts: dict[tuple[str, str], dict[str, dict[str, int]]] = {}
     for api, op_id, kind, key, count in store.coverage(session):
         counts.setdefault((api, op_id), {}).setdefault(kind, {})[key] = count

@@ -81,7 +81,7 @@ from mockserver import problems, reload, wire
 from mockserver.defaults import DEFAULT_MAX_HEAD, DEFAULT_MAX_HEADER, DEFAULT_MAX_REQUEST_LINE
 from mockserver.faults import TransportFaults
 from mockserver.gateway import CONNECTION, AsgiApp, Exchange, answer_problem, asgi_headers
-from mockserver.state import claim_slot
+from mockserver.state.writer import claim_slot
 
 logger = logging.getLogger("mockserver")
 

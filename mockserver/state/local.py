@@ -1,4 +1,4 @@
-"""State shared by every worker process: scenarios, call counters, journal, coverage.
+"""The local store: SQLite plus shared memory, for every worker process of one host.
 
 `mockserver serve` may run several worker processes; a scenario's `times`, `sequence`
 and seeded `probability` must count calls across all of them. The state lives in one
@@ -12,22 +12,14 @@ server, 16 threads queued on the connection's lock to read scenarios on every re
 so a change counter in shared memory now says when a process's compiled scenarios are
 stale.
 
-Journal entries are not written on the request path. Each process hands them to a writer
-thread of its own, which writes whatever has queued up in one transaction: with a
-transaction per request, 16 threads and several workers queued on SQLite's write lock
-(1.2-1.4 ms per write on average under 16 connections, the slowest 150 ms; bench/README.md).
-Every write takes an flock on the state file first (`StateStore._writing`), so processes
-wait for each other's writes in the kernel, not in SQLite's sleeping busy handler.
-A `Ledger` in shared memory counts, per process, the entries handed over and the entries
-written; every read of the journal or coverage first waits until each live process has
-written what it had been handed when the read began, so a request that has been answered
-is always in the journal, whichever worker answered it.
+Journal entries are written by a thread per process, in batches (`writer.py`). Every
+write takes an flock on the state file first (`LocalStore._writing`), so processes wait
+for each other's writes in the kernel, not in SQLite's sleeping busy handler.
 """
 
 from __future__ import annotations
 
 import atexit
-import collections
 import contextlib
 import ctypes
 import json
@@ -38,38 +30,29 @@ import os
 import sqlite3
 import tempfile
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from multiprocessing.sharedctypes import RawArray, RawValue
+from multiprocessing.sharedctypes import RawValue
 from pathlib import Path
 from typing import Any
+
+from mockserver.state.store import (
+    JOURNAL_FILTERS,
+    Bounds,
+    CoverageKey,
+    CoverageRow,
+    Entry,
+    Health,
+    JournalInfo,
+)
+from mockserver.state.writer import JournalWriter, Ledger
 
 try:
     import fcntl
 except ImportError:  # not POSIX: SQLite's own locking only
     fcntl = None  # type: ignore[assignment]
 
-DEFAULT_SESSION = "default"
-
 log = logging.getLogger("mockserver")
-
-SETTLE_TIMEOUT = 5.0
-"""Longest a journal read waits for other processes' writers (a stuck one is skipped)."""
-
-_BATCH = 512
-"""Most entries one journal transaction takes."""
-
-_QUEUE_SIZE = 2_000
-"""Entries a process may have waiting for its writer before a request thread waits too."""
-
-WRITE_LINGER = 0.005
-"""Seconds the writer lets entries gather after the first one of a batch.
-
-A transaction per request cost the writer ~100-150 µs of CPU each (BEGIN, the inserts,
-the bound's DELETE, COMMIT), paid again at every request when requests come one at a
-time. Waiting a few milliseconds turns them into one batch. A journal read waits for
-the writer anyway (`Ledger.settle`), so it sees the entry at most this much later."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS counters (
@@ -91,139 +74,6 @@ CREATE TABLE IF NOT EXISTS coverage (
     PRIMARY KEY (session, api, operation_id, kind, key)
 );
 """
-
-Entry = tuple[str, dict[str, Any], int, list[tuple[str, str, str, str]]]
-"""(session, journal row, journal limit, coverage keys): one request to write."""
-
-
-def process_alive(pid: int) -> bool:
-    """Whether a process with this pid exists (one of another user counts)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def claim_slot(lock: Any, pids: Any, pid: int, reset: Callable[[int], None]) -> int | None:
-    """Under `lock`, the first slot of the shared `pids` that is `pid`'s already, free,
-    or left by a dead process: `reset(slot)` clears what goes with it, then the slot is
-    `pid`'s. None when every slot is taken. (The journal's `Ledger` and the workers'
-    `serving.ConnectionShares` keep their per-process counts this way.)"""
-    with lock:
-        for slot in range(len(pids)):
-            owner = pids[slot]
-            if owner == pid or owner == 0 or not process_alive(owner):
-                reset(slot)
-                pids[slot] = pid
-                return slot
-    return None
-
-
-class Ledger:
-    """Per process, journal entries handed to its writer and entries written.
-
-    Shared memory made before the workers fork; each process claims a slot the first time
-    it records. A slot has one writer per counter (handed: request threads under the
-    process's lock; written: its writer thread), so plain 64-bit stores suffice.
-    """
-
-    SLOTS = 128
-
-    def __init__(self) -> None:
-        self._claim = multiprocessing.Lock()
-        self.pids = RawArray(ctypes.c_int64, self.SLOTS)
-        self.handed = RawArray(ctypes.c_int64, self.SLOTS)
-        self.written = RawArray(ctypes.c_int64, self.SLOTS)
-
-    def claim(self, pid: int) -> int | None:
-        """A slot for `pid` (a dead process's slot is reused); None when all are taken."""
-        return claim_slot(self._claim, self.pids, pid, self._reset)
-
-    def _reset(self, slot: int) -> None:
-        self.handed[slot] = self.written[slot] = 0
-
-    def settle(self, timeout: float = SETTLE_TIMEOUT) -> None:
-        """Wait until every live process has written what it had been handed by now."""
-        owed = [
-            (slot, self.pids[slot], self.handed[slot])
-            for slot in range(self.SLOTS)
-            if self.pids[slot] and self.written[slot] < self.handed[slot]
-        ]
-        deadline = time.monotonic() + timeout
-        for slot, pid, handed in owed:
-            pause = 0.0002
-            while self.written[slot] < handed and self.pids[slot] == pid:
-                if time.monotonic() > deadline or not process_alive(pid):
-                    log.warning("journal: process %d has not written its last entries", pid)
-                    break
-                time.sleep(pause)  # another process's thread: nothing to wait on but time
-                pause = min(pause * 2, 0.01)
-
-
-class _Writer:
-    """One process's journal writer: entries wait in a deque, and a thread of this process
-    writes what has gathered in one transaction.
-
-    A deque under the writer's own lock, not a `queue.Queue`: handing an entry over is
-    on every request's path, and `Queue.put` cost ~2 µs where an append under a lock
-    costs ~0.6; the thread takes a whole batch at once, where `get_nowait` cost ~1.7 µs
-    an entry. The writer is woken only when it sleeps; past `_QUEUE_SIZE` entries
-    waiting, a request waits for room (backpressure, not lost entries).
-    """
-
-    def __init__(self, store: StateStore, ledger: Ledger, slot: int) -> None:
-        self.store, self.ledger, self.slot = store, ledger, slot
-        self.pending: collections.deque[Entry] = collections.deque()
-        self.lock = threading.Lock()  # the deque, the ledger's `handed` and the flags
-        self.arrived = threading.Condition(self.lock)
-        self.room = threading.Condition(self.lock)
-        self.asleep = False
-        self.stopping = False
-        self.thread = threading.Thread(target=self._run, name="mockserver-journal", daemon=True)
-        self.thread.start()
-
-    def hand(self, entry: Entry) -> None:
-        with self.lock:  # the count and the deque stay in the same order
-            while len(self.pending) >= _QUEUE_SIZE and self.thread.is_alive():
-                self.room.wait(0.1)
-            self.pending.append(entry)
-            self.ledger.handed[self.slot] += 1
-            if self.asleep:
-                self.asleep = False
-                self.arrived.notify()
-
-    def stop(self) -> None:
-        """Write what is waiting, then end the thread (a second call does nothing)."""
-        if self.thread.is_alive():
-            with self.lock:
-                self.stopping = True
-                self.arrived.notify()
-            self.thread.join()
-
-    def _run(self) -> None:
-        while True:
-            with self.lock:
-                while not self.pending and not self.stopping:
-                    self.asleep = True
-                    self.arrived.wait()
-                self.asleep = False
-                if not self.pending:  # stopping, and everything is written
-                    return
-                lone = len(self.pending) == 1 and not self.stopping
-            if lone:
-                time.sleep(WRITE_LINGER)  # let the next requests' entries join this batch
-            with self.lock:
-                batch = [self.pending.popleft() for _ in range(min(len(self.pending), _BATCH))]
-                self.room.notify_all()
-            try:
-                self.store.write(batch)
-            except Exception:  # a lost batch must not stop the journal or hang its readers
-                log.exception("journal: could not write %d entries", len(batch))
-            self.ledger.written[self.slot] += len(batch)
-            self.store.announce(batch)
 
 
 _INSERT_ROWS = (
@@ -299,21 +149,14 @@ def _unpack(blob: bytes) -> dict[str, Any]:
     return entry
 
 
-JOURNAL_FILTERS = {
-    "api": "api = ?",
-    "operationId": "operation_id = ?",
-    "method": "method = ?",
-    "path": "path = ?",
-    "status": "status = ?",
-    "since": "at >= ?",
-}
-"""Journal filters: query parameter -> SQL condition on an indexed or small column."""
+class LocalStore:
+    """The `Store` of one host: a SQLite file and shared memory made before the workers
+    fork; safe to use from threads and forked processes."""
 
+    backend = "local"
 
-class StateStore:
-    """A handle on the shared state; safe to use from threads and forked processes."""
-
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, bounds: Bounds | None = None) -> None:
+        self.bounds = bounds or Bounds()
         if path is None:
             handle, name = tempfile.mkstemp(prefix="mockserver-state-", suffix=".sqlite")
             os.close(handle)
@@ -336,7 +179,7 @@ class StateStore:
         self._ledger = Ledger()
         self._changes = RawValue(ctypes.c_int64, 0)
         self._changes_lock = multiprocessing.Lock()
-        self._writer: _Writer | None = None
+        self._writer: JournalWriter | None = None
         self._writer_pid = -1
         self.after_write: Callable[[list[dict[str, Any]]], None] | None = None
         """Called with the journal rows of each batch once written, on the writer's
@@ -405,12 +248,6 @@ class StateStore:
                 ).fetchone()
         return int(row[0])
 
-    def reset_counters(self, session: str) -> None:
-        with self._lock:
-            conn = self._connection()
-            with self._writing(self._lock_fd):
-                conn.execute("DELETE FROM counters WHERE session = ?", (session,))
-
     # -- scenarios -------------------------------------------------------------------------
     def scenarios_changes(self) -> int:
         """How many times any session's scenarios have been replaced, by any process: a
@@ -448,16 +285,13 @@ class StateStore:
             )
             conn.execute("DELETE FROM counters WHERE session = ?", (session,))
 
-    def clear_scenarios(self, session: str) -> None:
-        self.set_scenarios(session, None)
-
     # -- journal and coverage -------------------------------------------------------------------
     def record(
         self,
         session: str,
         row: dict[str, Any],
         limit: int,
-        coverage: list[tuple[str, str, str, str]],
+        coverage: list[CoverageKey],
     ) -> None:
         """Journal one request: it is written by this process's writer thread, soon; any
         later read of the journal or coverage, from any process, waits for it."""
@@ -479,13 +313,13 @@ class StateStore:
         except Exception:
             log.exception("journal: the after-write hook failed")
 
-    def _writer_here(self) -> _Writer | None:
+    def _writer_here(self) -> JournalWriter | None:
         pid = os.getpid()
         if self._writer_pid != pid:
             with self._lock:
                 if self._writer_pid != pid:  # threads don't survive a fork: one per process
                     slot = self._ledger.claim(pid)
-                    self._writer = None if slot is None else _Writer(self, self._ledger, slot)
+                    self._writer = None if slot is None else JournalWriter(self, self._ledger, slot)
                     self._writer_pid = pid
                     if self._writer is not None:  # what it holds is written before exit
                         atexit.register(self._stop_writer)
@@ -541,21 +375,36 @@ class StateStore:
                 conn, _UPSERT_COVERAGE, _COVERAGE_PLACEHOLDERS, covered, _ON_COVERAGE_CONFLICT
             )
 
-    def journal(self, session: str, filters: dict[str, Any], limit: int) -> list[dict[str, Any]]:
-        """Entries of a session, oldest first, matching every filter given."""
-        return [
-            _unpack(blob) for page in self._journal_blobs(session, filters, limit) for blob in page
-        ]
+    def journal(
+        self,
+        session: str,
+        filters: dict[str, Any],
+        limit: int,
+        newest_first: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Entries of a session matching every filter given, oldest (or newest) first."""
+        pages = self._journal_blobs(session, filters, limit, newest_first=newest_first)
+        return [_unpack(blob) for page in pages for blob in page]
 
     def journal_pages(
-        self, session: str, filters: dict[str, Any], limit: int, page_size: int = 500
+        self,
+        session: str,
+        filters: dict[str, Any],
+        limit: int,
+        page_size: int = 500,
+        newest_first: bool = False,
     ) -> Iterator[list[str]]:
         """The same entries as JSON texts, a page at a time, for a listing to stream."""
-        for page in self._journal_blobs(session, filters, limit, page_size):
+        for page in self._journal_blobs(session, filters, limit, page_size, newest_first):
             yield [json.dumps(_unpack(blob), ensure_ascii=False) for blob in page]
 
     def _journal_blobs(
-        self, session: str, filters: dict[str, Any], limit: int, page_size: int = 500
+        self,
+        session: str,
+        filters: dict[str, Any],
+        limit: int,
+        page_size: int = 500,
+        newest_first: bool = False,
     ) -> Iterator[list[bytes]]:
         """The stored entries, a page at a time, for a listing to stream: its
         memory stays one page whatever the journal's size. (A whole 10,000-entry listing
@@ -574,14 +423,19 @@ class StateStore:
             newest = self._connection().execute("SELECT max(id) FROM journal").fetchone()[0]
         where.append("id <= ?")
         values.append(newest or 0)
-        after: tuple[float, int] = (float("-inf"), 0)
+        if newest_first:
+            after: tuple[float, int] = (float("inf"), 0)
+            step, order = "(at, id) < (?, ?)", "ORDER BY at DESC, id DESC"
+        else:
+            after = (float("-inf"), 0)
+            step, order = "(at, id) > (?, ?)", "ORDER BY at, id"
         while limit > 0:
             with self._lock:
                 rows = (
                     self._connection()
                     .execute(
                         f"SELECT at, id, entry FROM journal WHERE {' AND '.join(where)} "
-                        "AND (at, id) > (?, ?) ORDER BY at, id LIMIT ?",
+                        f"AND {step} {order} LIMIT ?",
                         (*values, *after, min(limit, page_size)),
                     )
                     .fetchall()
@@ -592,18 +446,45 @@ class StateStore:
             limit -= len(rows)
             after = (rows[-1][0], rows[-1][1])
 
-    def coverage(self, session: str) -> list[tuple[str, str, str, str, int]]:
+    def journal_info(self, session: str) -> JournalInfo:
         self.settle()
         with self._lock:
-            rows = (
+            kept = (
                 self._connection()
-                .execute(
-                    "SELECT api, operation_id, kind, key, count FROM coverage WHERE session = ?",
-                    (session,),
-                )
-                .fetchall()
+                .execute("SELECT count(*) FROM journal WHERE session = ?", (session,))
+                .fetchone()[0]
             )
+        return JournalInfo(kept=int(kept))
+
+    def coverage(self, session: str | None) -> list[CoverageRow]:
+        """Coverage counts of one session, or of all of them summed (None)."""
+        self.settle()
+        if session is None:
+            query = (
+                "SELECT api, operation_id, kind, key, sum(count) FROM coverage "
+                "GROUP BY api, operation_id, kind, key"
+            )
+            args: tuple[str, ...] = ()
+        else:
+            query = "SELECT api, operation_id, kind, key, count FROM coverage WHERE session = ?"
+            args = (session,)
+        with self._lock:
+            rows = self._connection().execute(query, args).fetchall()
         return [(r[0], r[1], r[2], r[3], int(r[4])) for r in rows]
+
+    def clear_coverage(self, session: str | None) -> None:
+        """Forget one session's coverage, or every session's (None)."""
+        self.settle()
+        with self._lock:
+            conn = self._connection()
+            with self._writing(self._lock_fd):
+                if session is None:
+                    conn.execute("DELETE FROM coverage")
+                else:
+                    conn.execute("DELETE FROM coverage WHERE session = ?", (session,))
+
+    def health(self) -> Health:
+        return Health(self.backend)
 
     def clear_journal(self, session: str) -> None:
         """Forget a session's journal and coverage."""
