@@ -182,5 +182,5 @@ class JournalWriter:
                 self.store.write(batch)
             except Exception:  # a lost batch must not stop the journal or hang its readers
                 log.exception("journal: could not write %d entries", len(batch))
+            self.store.announce(batch)  # before the count: a settled read finds it done
             self.ledger.written[self.slot] += len(batch)
-            self.store.announce(batch)
