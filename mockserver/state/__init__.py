@@ -10,6 +10,7 @@ from mockserver.state.store import (
     Bounds,
     Health,
     JournalInfo,
+    Order,
     Store,
 )
 from mockserver.state.writer import claim_slot
@@ -21,6 +22,7 @@ __all__ = [
     "Health",
     "JournalInfo",
     "LocalStore",
+    "Order",
     "Store",
     "claim_slot",
     "open_store",

@@ -44,6 +44,7 @@ from mockserver.state.store import (
     Entry,
     Health,
     JournalInfo,
+    Order,
 )
 from mockserver.state.writer import JournalWriter, Ledger
 
@@ -376,14 +377,10 @@ class LocalStore:
             )
 
     def journal(
-        self,
-        session: str,
-        filters: dict[str, Any],
-        limit: int,
-        newest_first: bool = False,
+        self, session: str, filters: dict[str, Any], limit: int, order: Order = "asc"
     ) -> list[dict[str, Any]]:
-        """Entries of a session matching every filter given, oldest (or newest) first."""
-        pages = self._journal_blobs(session, filters, limit, newest_first=newest_first)
+        """Entries of a session matching every filter given, as `order` says."""
+        pages = self._journal_blobs(session, filters, limit, order=order)
         return [_unpack(blob) for page in pages for blob in page]
 
     def journal_pages(
@@ -392,10 +389,10 @@ class LocalStore:
         filters: dict[str, Any],
         limit: int,
         page_size: int = 500,
-        newest_first: bool = False,
+        order: Order = "asc",
     ) -> Iterator[list[str]]:
         """The same entries as JSON texts, a page at a time, for a listing to stream."""
-        for page in self._journal_blobs(session, filters, limit, page_size, newest_first):
+        for page in self._journal_blobs(session, filters, limit, page_size, order):
             yield [json.dumps(_unpack(blob), ensure_ascii=False) for blob in page]
 
     def _journal_blobs(
@@ -404,7 +401,7 @@ class LocalStore:
         filters: dict[str, Any],
         limit: int,
         page_size: int = 500,
-        newest_first: bool = False,
+        order: Order = "asc",
     ) -> Iterator[list[bytes]]:
         """The stored entries, a page at a time, for a listing to stream: its
         memory stays one page whatever the journal's size. (A whole 10,000-entry listing
@@ -414,28 +411,37 @@ class LocalStore:
         listing holds what had been written when it began (entries dropped by the bound
         meanwhile are left out, none are added)."""
         self.settle()
-        where = ["session = ?"]
-        values: list[Any] = [session]
-        for key, value in filters.items():
-            where.append(JOURNAL_FILTERS[key])
-            values.append(value)
+        where, values = self._where(session, filters)
         with self._lock:  # entries written while the listing is read are not in it
             newest = self._connection().execute("SELECT max(id) FROM journal").fetchone()[0]
         where.append("id <= ?")
         values.append(newest or 0)
-        if newest_first:
-            after: tuple[float, int] = (float("inf"), 0)
-            step, order = "(at, id) < (?, ?)", "ORDER BY at DESC, id DESC"
-        else:
-            after = (float("-inf"), 0)
-            step, order = "(at, id) > (?, ?)", "ORDER BY at, id"
+        after: tuple[float, int] = (float("-inf"), 0)
+        step, ordering = "(at, id) > (?, ?)", "ORDER BY at, id"
+        if order == "desc":
+            after = (float("inf"), 0)
+            step, ordering = "(at, id) < (?, ?)", "ORDER BY at DESC, id DESC"
+        elif order == "last" and limit > 0:  # start just before the limit-th newest
+            with self._lock:
+                first = (
+                    self._connection()
+                    .execute(
+                        f"SELECT at, id FROM journal WHERE {' AND '.join(where)} "
+                        "ORDER BY at DESC, id DESC LIMIT 1 OFFSET ?",
+                        (*values, limit - 1),
+                    )
+                    .fetchone()
+                )
+            if first is not None:
+                where.append("(at, id) >= (?, ?)")
+                values.extend(first)
         while limit > 0:
             with self._lock:
                 rows = (
                     self._connection()
                     .execute(
                         f"SELECT at, id, entry FROM journal WHERE {' AND '.join(where)} "
-                        f"AND {step} {order} LIMIT ?",
+                        f"AND {step} {ordering} LIMIT ?",
                         (*values, *after, min(limit, page_size)),
                     )
                     .fetchall()
@@ -445,6 +451,26 @@ class LocalStore:
             yield [row[2] for row in rows]
             limit -= len(rows)
             after = (rows[-1][0], rows[-1][1])
+
+    @staticmethod
+    def _where(session: str, filters: dict[str, Any]) -> tuple[list[str], list[Any]]:
+        where = ["session = ?"]
+        values: list[Any] = [session]
+        for key, value in filters.items():
+            where.append(JOURNAL_FILTERS[key])
+            values.append(value)
+        return where, values
+
+    def journal_count(self, session: str, filters: dict[str, Any]) -> int:
+        self.settle()
+        where, values = self._where(session, filters)
+        with self._lock:
+            found = (
+                self._connection()
+                .execute(f"SELECT count(*) FROM journal WHERE {' AND '.join(where)}", values)
+                .fetchone()
+            )
+        return int(found[0])
 
     def journal_info(self, session: str) -> JournalInfo:
         self.settle()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 DEFAULT_SESSION = "default"
 
@@ -21,6 +21,10 @@ CoverageKey = tuple[str, str, str, str]
 
 CoverageRow = tuple[str, str, str, str, int]
 """A coverage key and its count."""
+
+Order = Literal["asc", "desc", "last"]
+"""Which entries a listing takes, in which order: `asc` the oldest first, `desc` the
+newest first, `last` the newest `limit` of them, oldest first."""
 
 Entry = tuple[str, dict[str, Any], int, list[CoverageKey]]
 """(session, journal row, the session's journal limit, coverage keys): one request."""
@@ -130,14 +134,10 @@ class Store(Protocol):
         ...
 
     def journal(
-        self,
-        session: str,
-        filters: dict[str, Any],
-        limit: int,
-        newest_first: bool = False,
+        self, session: str, filters: dict[str, Any], limit: int, order: Order = "asc"
     ) -> list[dict[str, Any]]:
-        """At most `limit` entries of a session matching every filter: the oldest first,
-        or with `newest_first` the newest first."""
+        """At most `limit` entries of a session matching every filter, taken and ordered
+        as `order` says."""
         ...
 
     def journal_pages(
@@ -146,11 +146,16 @@ class Store(Protocol):
         filters: dict[str, Any],
         limit: int,
         page_size: int = 500,
-        newest_first: bool = False,
+        order: Order = "asc",
     ) -> Iterator[list[str]]:
-        """The same entries as JSON texts, a page at a time: a listing streams them and
-        its memory stays a page whatever the journal's size. It holds what was written
-        when it began."""
+        """The same entries as JSON texts, a page at a time (at most `page_size` entries,
+        and a bounded number of bytes): a listing streams them and its memory stays a
+        page whatever the journal's size. It holds what was written when it began."""
+        ...
+
+    def journal_count(self, session: str, filters: dict[str, Any]) -> int:
+        """How many entries of a session match every filter (a listing says it is cut
+        when more match than it holds)."""
         ...
 
     def journal_info(self, session: str) -> JournalInfo:

@@ -57,12 +57,23 @@ def test_entries_are_ordered_by_when_the_request_began(store: Store) -> None:
 def test_the_newest_come_first_when_asked(store: Store) -> None:
     for n in range(30):
         store.record("s", row(n, at=1000.0 + n), 100, [])
-    newest = store.journal("s", {}, 5, newest_first=True)
+    newest = store.journal("s", {}, 5, order="desc")
     assert [e["path"] for e in newest] == [f"/items/{n}" for n in range(29, 24, -1)]
-    pages = list(store.journal_pages("s", {}, 7, page_size=3, newest_first=True))
+    pages = list(store.journal_pages("s", {}, 7, page_size=3, order="desc"))
     assert [len(page) for page in pages] == [3, 3, 1]
     listed = [json.loads(text)["path"] for page in pages for text in page]
     assert listed == [f"/items/{n}" for n in range(29, 22, -1)]
+
+
+def test_the_last_entries_come_oldest_first(store: Store) -> None:
+    for n in range(30):
+        store.record("s", row(n, at=1000.0 + n // 2, status=200 + n % 2), 100, [])
+    last = store.journal("s", {}, 5, order="last")
+    assert [e["path"] for e in last] == [f"/items/{n}" for n in range(25, 30)]
+    odd = store.journal("s", {"status": 201}, 3, order="last")
+    assert [e["path"] for e in odd] == ["/items/25", "/items/27", "/items/29"]
+    assert len(store.journal("s", {}, 100, order="last")) == 30
+    assert store.journal_count("s", {}) == 30 and store.journal_count("s", {"status": 201}) == 15
 
 
 def test_the_journal_keeps_only_the_newest(store: Store) -> None:
