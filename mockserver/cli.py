@@ -289,7 +289,9 @@ def _parser() -> argparse.ArgumentParser:
     coverage.add_argument(
         "--url", default=f"http://{DEFAULT_HOST}:{DEFAULT_PORT}", help="base URL of the mock"
     )
-    coverage.add_argument("--session", default=None, help="the X-Mock-Session to report on")
+    coverage.add_argument(
+        "--session", default=None, help="report on this X-Mock-Session only (default: all)"
+    )
     coverage.add_argument(
         "--fail-under",
         type=float,
@@ -520,7 +522,7 @@ def coverage(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(report, indent=2))
     elif args.format == "junit":
-        print(render_junit(report), end="")
+        print(render_junit(report, args.fail_under), end="")
     else:
         print(render_text(report))
     percent = float(report["totals"]["statuses"]["percent"])
