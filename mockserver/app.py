@@ -26,7 +26,15 @@ from werkzeug.routing import BaseConverter
 
 from mockserver import admin, journal, problems
 from mockserver.controls import example_names
-from mockserver.defaults import DEFAULT_JOURNAL_SIZE, DEFAULT_MAX_BODY, DEFAULT_SEED, bundled
+from mockserver.defaults import (
+    DEFAULT_JOURNAL_BYTES,
+    DEFAULT_JOURNAL_SIZE,
+    DEFAULT_MAX_BODY,
+    DEFAULT_MAX_SESSIONS,
+    DEFAULT_SEED,
+    DEFAULT_SESSION_TTL,
+    bundled,
+)
 from mockserver.engine import Engine
 from mockserver.gateway import ADMIN_PREFIX, AsgiGateway, Gateway
 from mockserver.problems import MockError
@@ -56,6 +64,9 @@ class Settings:
     seed: int = DEFAULT_SEED
     max_body: int = DEFAULT_MAX_BODY
     journal_size: int = DEFAULT_JOURNAL_SIZE
+    journal_bytes: int = DEFAULT_JOURNAL_BYTES
+    max_sessions: int = DEFAULT_MAX_SESSIONS
+    session_ttl: float = DEFAULT_SESSION_TTL
     admin_token: str | None = None
     log_format: str = "text"
     log_requests: bool = False

@@ -515,3 +515,19 @@ def test_the_junit_report_fails_only_below_the_threshold(live_server: LiveServer
         "--url", live_server.url, "--session", name, "--format", "junit", "--fail-under", "0.1"
     )
     assert over.returncode == 0 and 'failures="0"' in over.stdout
+
+
+def test_sessions_beyond_the_bound_are_forgotten_but_their_coverage_is_not() -> None:
+    server = LiveServer("--max-sessions", "3")
+    try:
+        sessions = [session() for _ in range(6)]
+        for mine in sessions:  # one after the other: each is newer than the one before
+            requests.get(f"{server.url}{EVENTS}", headers=mine, timeout=30)
+            listing(server, mine)  # written before the next one is sent
+        kept = [len(listing(server, mine)["requests"]) for mine in sessions]
+        report = requests.get(f"{server.url}/__mock/coverage", timeout=30).json()
+    finally:
+        assert server.stop() == 0
+    assert kept == [0, 0, 0, 1, 1, 1]
+    op = next(o for o in report["operations"] if o["operationId"] == "queryEvents")
+    assert op["requests"]["valid"] == 6

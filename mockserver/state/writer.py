@@ -71,18 +71,31 @@ def process_alive(pid: int) -> bool:
     return True
 
 
+CLAIM_WAIT = 2.0
+"""Longest a process waits for the lock of the shared slots. A claim holds it for
+microseconds, once per process: a lock still held after this long belongs to a process
+that was killed while holding it (a `multiprocessing.Lock` is never let go then), and
+waiting longer would block every new worker for ever."""
+
+
 def claim_slot(lock: Any, pids: Any, pid: int, reset: Callable[[int], None]) -> int | None:
     """Under `lock`, the first slot of the shared `pids` that is `pid`'s already, free,
     or left by a dead process: `reset(slot)` clears what goes with it, then the slot is
     `pid`'s. None when every slot is taken. (The journal's `Ledger` and the workers'
     `serving.ConnectionShares` keep their per-process counts this way.)"""
-    with lock:
+    held = lock.acquire(timeout=CLAIM_WAIT)
+    if not held:  # its holder was killed holding it (SIGKILL): it is never let go
+        log.warning("state: a process died holding the slot lock; claiming without it")
+    try:
         for slot in range(len(pids)):
             owner = pids[slot]
             if owner == pid or owner == 0 or not process_alive(owner):
                 reset(slot)
                 pids[slot] = pid
                 return slot
+    finally:
+        if held:
+            lock.release()
     return None
 
 

@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from mockserver import scenarios
+from mockserver.fixtures import FixtureStore
 from mockserver.problems import StateUnavailable
 from mockserver.state import Bounds, LocalStore
 from mockserver.state.local import _transaction
@@ -306,3 +308,13 @@ def test_clearing_works_when_the_journal_file_cannot_grow(store: LocalStore) -> 
         assert paths(store) == []
     finally:
         resource.setrlimit(resource.RLIMIT_FSIZE, old)
+
+
+def test_a_process_keeps_compiled_scenarios_of_a_bounded_number_of_sessions(
+    store: LocalStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scenarios, "CACHED_SESSIONS", 5)
+    book = scenarios.ScenarioBook(store, (), FixtureStore())
+    for n in range(20):
+        book.current(f"s{n}")
+    assert len(book._cache) == 5
