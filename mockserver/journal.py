@@ -294,12 +294,10 @@ class Listing:
 def parse_listing(args: Mapping[str, str]) -> Listing:
     """`limit`, `last` and `order` of a listing: the oldest `limit` entries by default
     (`MAX_LISTED` at most), `order=desc` for the newest first, `last=N` for the newest
-    N (oldest first, or newest first with `order=desc`)."""
+    N (oldest first, or newest first with `order=desc`); `last` wins over `limit`."""
     order = args.get("order", "asc")
     if order not in ("asc", "desc"):
         raise FilterError(f"order must be asc or desc, not {order[:20]!r}")
-    if "last" in args and "limit" in args:
-        raise FilterError("give limit (the first N) or last (the newest N), not both")
     name = "last" if "last" in args else "limit"
     text = args.get(name, str(MAX_LISTED))
     if not text.isdigit() or not text.isascii():

@@ -431,7 +431,8 @@ def test_listings_give_the_newest_and_say_when_they_are_cut(live_server: LiveSer
     assert numbers(newest) == [29, 28, 27]
     whole = listing(live_server, mine)
     assert len(whole["requests"]) == 30 and whole["cut"] is False
-    for bad in ({"order": "sideways"}, {"last": "x"}, {"last": "3", "limit": "3"}):
+    assert numbers(listing(live_server, mine, last="2", limit="9")) == [28, 29]  # last wins
+    for bad in ({"order": "sideways"}, {"last": "x"}, {"limit": "-1"}):
         refused = requests.get(
             f"{live_server.url}/__mock/requests", headers=mine, params=bad, timeout=30
         )
