@@ -26,7 +26,15 @@ from werkzeug.routing import BaseConverter
 
 from mockserver import admin, journal, problems
 from mockserver.controls import example_names
-from mockserver.defaults import DEFAULT_JOURNAL_SIZE, DEFAULT_MAX_BODY, DEFAULT_SEED, bundled
+from mockserver.defaults import (
+    DEFAULT_JOURNAL_BYTES,
+    DEFAULT_JOURNAL_SIZE,
+    DEFAULT_MAX_BODY,
+    DEFAULT_MAX_SESSIONS,
+    DEFAULT_SEED,
+    DEFAULT_SESSION_TTL,
+    bundled,
+)
 from mockserver.engine import Engine
 from mockserver.gateway import ADMIN_PREFIX, AsgiGateway, Gateway
 from mockserver.problems import MockError
@@ -56,6 +64,9 @@ class Settings:
     seed: int = DEFAULT_SEED
     max_body: int = DEFAULT_MAX_BODY
     journal_size: int = DEFAULT_JOURNAL_SIZE
+    journal_bytes: int = DEFAULT_JOURNAL_BYTES
+    max_sessions: int = DEFAULT_MAX_SESSIONS
+    session_ttl: float = DEFAULT_SESSION_TTL
     admin_token: str | None = None
     log_format: str = "text"
     log_requests: bool = False
@@ -98,9 +109,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.get("/__mock/health")
     def health() -> Response:
+        state = store.health()
         return jsonify(
             {
-                "status": "ok",
+                "status": "ok" if state.ok else "degraded",
+                "state": {
+                    "backend": state.backend,
+                    "ok": state.ok,
+                    "detail": state.detail,
+                    "dropped": state.dropped,
+                },
                 "apis": [api.api_id for api in engine.apis],
                 "operations": len(engine.operations),
                 "version": settings.version,
@@ -136,11 +154,21 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         session = admin_session()
         try:
             filters = journal.parse_filters(request.args)
-            limit = int(request.args.get("limit", journal.MAX_LISTED))
-        except (journal.FilterError, ValueError) as exc:
+            listing = journal.parse_listing(request.args)
+        except journal.FilterError as exc:
             raise problems.AdminError(f"Bad journal query: {exc}") from None
-        pages = store.journal_pages(session, filters, max(0, min(limit, journal.MAX_LISTED)))
-        return Response(journal.listing_json(session, pages), mimetype="application/json")
+        info = store.journal_info(session)
+        matched = store.journal_count(session, filters)
+        about = {
+            "order": listing.order,
+            "limit": listing.limit,
+            "matched": matched,
+            "cut": matched > listing.limit,
+            "evicted": info.evicted,
+            "dropped": info.dropped,
+        }
+        pages = store.journal_pages(session, filters, listing.limit, order=listing.order)
+        return Response(journal.listing_json(session, pages, about), mimetype="application/json")
 
     @app.delete("/__mock/requests")
     def clear_requests() -> Response:
@@ -149,7 +177,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.get("/__mock/coverage")
     def coverage() -> Response:
-        return jsonify(journal.coverage_report(engine, store, admin_session()))
+        return jsonify(journal.coverage_report(engine, store, admin_session_or_all()))
+
+    @app.delete("/__mock/coverage")
+    def clear_coverage() -> Response:
+        store.clear_coverage(admin_session_or_all())
+        return Response(status=204)
 
     admin.register(app)  # the index, the admin API's description, the dashboard
 
@@ -265,6 +298,12 @@ def basic_password(credentials: str) -> bytes | None:
 def admin_session() -> str:
     """The session an admin call is about: `?session=`, else `X-Mock-Session`."""
     return request.args.get("session") or request.headers.get("X-Mock-Session") or DEFAULT_SESSION
+
+
+def admin_session_or_all() -> str | None:
+    """The session a coverage call is about, as `admin_session`; None (every session)
+    when it names none."""
+    return request.args.get("session") or request.headers.get("X-Mock-Session") or None
 
 
 def scenarios_body(engine: Engine, session: str) -> dict[str, Any]:

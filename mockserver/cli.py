@@ -23,12 +23,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mockserver.defaults import (
+    DEFAULT_JOURNAL_BYTES,
     DEFAULT_JOURNAL_SIZE,
     DEFAULT_MAX_BODY,
     DEFAULT_MAX_HEAD,
     DEFAULT_MAX_HEADER,
     DEFAULT_MAX_REQUEST_LINE,
+    DEFAULT_MAX_SESSIONS,
     DEFAULT_SEED,
+    DEFAULT_SESSION_TTL,
     bundled,
     default_workers,
 )
@@ -259,7 +262,28 @@ def _parser() -> argparse.ArgumentParser:
         "--journal-size",
         type=_count,
         default=_env("JOURNAL_SIZE", _count, DEFAULT_JOURNAL_SIZE),
-        help=f"requests kept in the journal (default {DEFAULT_JOURNAL_SIZE})",
+        help=f"requests kept in the journal, per session (default {DEFAULT_JOURNAL_SIZE})",
+    )
+    serve.add_argument(
+        "--journal-bytes",
+        type=_count,
+        default=_env("JOURNAL_BYTES", _count, DEFAULT_JOURNAL_BYTES),
+        help="bytes of journal entries kept, all sessions together; the oldest go first "
+        f"(default {DEFAULT_JOURNAL_BYTES})",
+    )
+    serve.add_argument(
+        "--max-sessions",
+        type=_count,
+        default=_env("MAX_SESSIONS", _count, DEFAULT_MAX_SESSIONS),
+        help="sessions whose state is kept; the least recently used is forgotten first "
+        f"(default {DEFAULT_MAX_SESSIONS})",
+    )
+    serve.add_argument(
+        "--session-ttl",
+        type=_seconds,
+        default=_env("SESSION_TTL", _seconds, DEFAULT_SESSION_TTL),
+        help=f"seconds a session may go unused before it is forgotten "
+        f"(default {DEFAULT_SESSION_TTL:g})",
     )
     serve.add_argument(
         "--admin-token",
@@ -289,7 +313,9 @@ def _parser() -> argparse.ArgumentParser:
     coverage.add_argument(
         "--url", default=f"http://{DEFAULT_HOST}:{DEFAULT_PORT}", help="base URL of the mock"
     )
-    coverage.add_argument("--session", default=None, help="the X-Mock-Session to report on")
+    coverage.add_argument(
+        "--session", default=None, help="report on this X-Mock-Session only (default: all)"
+    )
     coverage.add_argument(
         "--fail-under",
         type=float,
@@ -331,6 +357,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 seed=args.seed,
                 max_body=args.max_body,
                 journal_size=args.journal_size,
+                journal_bytes=args.journal_bytes,
+                max_sessions=args.max_sessions,
+                session_ttl=args.session_ttl,
                 admin_token=args.admin_token or None,
                 log_format=args.log_format,
                 log_requests=True,
@@ -386,7 +415,7 @@ def serve(
     `check`, the OpenAPI check of the specs already running in a child process, must
     pass before anything is served; without one, the specs are checked here."""
     from mockserver.serving import serve as serve_forever
-    from mockserver.state import open_store
+    from mockserver.state import Bounds, open_store
 
     sources = [*settings.specs, settings.fixtures, scenarios]
     # gunicorn forks the workers inside `serve_forever`: a worker that stops (at a reload,
@@ -394,7 +423,8 @@ def serve(
     # state the master and the other workers still use.
     owner, state_dir = os.getpid(), tempfile.mkdtemp(prefix="mockserver-")
     try:
-        store = open_store(None, Path(state_dir))
+        bounds = Bounds(settings.journal_bytes, settings.max_sessions, settings.session_ttl)
+        store = open_store(None, Path(state_dir), bounds)
         first = build(settings, options, scenarios, store, check)
         configure_logging()
 
@@ -520,7 +550,7 @@ def coverage(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(report, indent=2))
     elif args.format == "junit":
-        print(render_junit(report), end="")
+        print(render_junit(report, args.fail_under), end="")
     else:
         print(render_text(report))
     percent = float(report["totals"]["statuses"]["percent"])

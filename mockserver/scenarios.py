@@ -282,6 +282,11 @@ def _safe_header(name: str, value: str) -> bool:
     return bool(token) and not any(c in value for c in "\r\n\0")
 
 
+CACHED_SESSIONS = 1024
+"""Sessions whose compiled scenarios a process keeps; one beyond that is compiled again
+when it comes back (20,000 session ids grew a worker by 120 MB: issue 15, L14)."""
+
+
 class ScenarioBook:
     """Scenarios per session, compiled once per version, counted in the shared store."""
 
@@ -313,7 +318,10 @@ class ScenarioBook:
                 return cached.compiled
         compiled = compile_document(document, self.operations, self.fixtures)
         with self._lock:
+            self._cache.pop(session, None)  # re-inserted last: the oldest go first
             self._cache[session] = _Cache(version, changes, compiled)
+            while len(self._cache) > CACHED_SESSIONS:  # a worker's memory stays bounded
+                self._cache.pop(next(iter(self._cache)))
         return compiled
 
     def pick(

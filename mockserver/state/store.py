@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from mockserver.defaults import DEFAULT_JOURNAL_BYTES, DEFAULT_MAX_SESSIONS, DEFAULT_SESSION_TTL
+
 DEFAULT_SESSION = "default"
 
 CoverageKey = tuple[str, str, str, str]
@@ -46,13 +48,13 @@ class Bounds:
     """How much state a store keeps, besides each session's journal entries (the
     `limit` passed with every `record`, from `--journal-size`)."""
 
-    journal_bytes: int = 256 * 1024 * 1024
+    journal_bytes: int = DEFAULT_JOURNAL_BYTES
     """Most bytes of stored journal entries, all sessions together; the oldest entries
     go first."""
-    sessions: int = 10_000
+    sessions: int = DEFAULT_MAX_SESSIONS
     """Most sessions with state kept; the least recently used one is forgotten first
     (its coverage is kept, folded into the all-sessions figures)."""
-    session_ttl: float = 24 * 3600.0
+    session_ttl: float = DEFAULT_SESSION_TTL
     """Seconds a session may go unused before its state is forgotten (as above)."""
 
 

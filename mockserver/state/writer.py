@@ -48,6 +48,10 @@ time. Waiting a few milliseconds turns them into one batch. A journal read waits
 the writer anyway (`Ledger.settle`), so it sees the entry at most this much later."""
 
 
+_LOG_EVERY = 10.0
+"""Seconds between two log lines about journal writes that keep failing."""
+
+
 class Sink(Protocol):
     """What a writer writes to: a store."""
 
@@ -67,18 +71,31 @@ def process_alive(pid: int) -> bool:
     return True
 
 
+CLAIM_WAIT = 2.0
+"""Longest a process waits for the lock of the shared slots. A claim holds it for
+microseconds, once per process: a lock still held after this long belongs to a process
+that was killed while holding it (a `multiprocessing.Lock` is never let go then), and
+waiting longer would block every new worker for ever."""
+
+
 def claim_slot(lock: Any, pids: Any, pid: int, reset: Callable[[int], None]) -> int | None:
     """Under `lock`, the first slot of the shared `pids` that is `pid`'s already, free,
     or left by a dead process: `reset(slot)` clears what goes with it, then the slot is
     `pid`'s. None when every slot is taken. (The journal's `Ledger` and the workers'
     `serving.ConnectionShares` keep their per-process counts this way.)"""
-    with lock:
+    held = lock.acquire(timeout=CLAIM_WAIT)
+    if not held:  # its holder was killed holding it (SIGKILL): it is never let go
+        log.warning("state: a process died holding the slot lock; claiming without it")
+    try:
         for slot in range(len(pids)):
             owner = pids[slot]
             if owner == pid or owner == 0 or not process_alive(owner):
                 reset(slot)
                 pids[slot] = pid
                 return slot
+    finally:
+        if held:
+            lock.release()
     return None
 
 
@@ -87,7 +104,10 @@ class Ledger:
 
     Shared memory made before the workers fork; each process claims a slot the first time
     it records. A slot has one writer per counter (handed: request threads under the
-    process's lock; written: its writer thread), so plain 64-bit stores suffice.
+    process's lock; done and failing: its writer thread), so plain 64-bit stores suffice.
+    `done` counts the entries the writer is finished with: written, or lost to a failed
+    write; those are also counted in `dropped` (all processes together, never reset),
+    and `failing` says the slot's last write failed, `error` what the failure was.
     """
 
     SLOTS = 128
@@ -96,26 +116,47 @@ class Ledger:
         self._claim = multiprocessing.Lock()
         self.pids = RawArray(ctypes.c_int64, self.SLOTS)
         self.handed = RawArray(ctypes.c_int64, self.SLOTS)
-        self.written = RawArray(ctypes.c_int64, self.SLOTS)
+        self.done = RawArray(ctypes.c_int64, self.SLOTS)
+        self.failing = RawArray(ctypes.c_int64, self.SLOTS)
+        self.dropped = RawArray(ctypes.c_int64, self.SLOTS)
+        self._error = RawArray(ctypes.c_char, 240)
 
     def claim(self, pid: int) -> int | None:
         """A slot for `pid` (a dead process's slot is reused); None when all are taken."""
         return claim_slot(self._claim, self.pids, pid, self._reset)
 
     def _reset(self, slot: int) -> None:
-        self.handed[slot] = self.written[slot] = 0
+        self.handed[slot] = self.done[slot] = self.failing[slot] = 0
+
+    def lost(self, slot: int, count: int, error: BaseException) -> None:
+        """`count` entries of `slot` could not be written, because of `error`."""
+        self.dropped[slot] += count
+        self.failing[slot] = 1
+        text = f"{type(error).__name__}: {error}".encode("utf-8", "replace")[:239]
+        self._error.value = text  # one writer at a time in practice; a diagnostic only
+
+    def total_dropped(self) -> int:
+        return sum(self.dropped)
+
+    def failure(self) -> str | None:
+        """What the last failed write said, while a live process's last write failed."""
+        for slot in range(self.SLOTS):
+            pid = self.pids[slot]
+            if pid and self.failing[slot] and process_alive(pid):
+                return bytes(self._error.value).decode("utf-8", "replace")
+        return None
 
     def settle(self, timeout: float = SETTLE_TIMEOUT) -> None:
         """Wait until every live process has written what it had been handed by now."""
         owed = [
             (slot, self.pids[slot], self.handed[slot])
             for slot in range(self.SLOTS)
-            if self.pids[slot] and self.written[slot] < self.handed[slot]
+            if self.pids[slot] and self.done[slot] < self.handed[slot]
         ]
         deadline = time.monotonic() + timeout
         for slot, pid, handed in owed:
             pause = 0.0002
-            while self.written[slot] < handed and self.pids[slot] == pid:
+            while self.done[slot] < handed and self.pids[slot] == pid:
                 if time.monotonic() > deadline or not process_alive(pid):
                     log.warning("journal: process %d has not written its last entries", pid)
                     break
@@ -142,6 +183,9 @@ class JournalWriter:
         self.room = threading.Condition(self.lock)
         self.asleep = False
         self.stopping = False
+        self.failed_before = False  # only this writer's thread touches these three
+        self.unlogged = 0
+        self.logged_at = 0.0
         self.thread = threading.Thread(target=self._run, name="mockserver-journal", daemon=True)
         self.thread.start()
 
@@ -180,7 +224,28 @@ class JournalWriter:
                 self.room.notify_all()
             try:
                 self.store.write(batch)
-            except Exception:  # a lost batch must not stop the journal or hang its readers
-                log.exception("journal: could not write %d entries", len(batch))
+            except Exception as exc:  # a lost batch must not stop the journal or hang reads
+                self._lost(len(batch), exc)
+            else:
+                self.ledger.failing[self.slot] = 0
+                self.failed_before = False
             self.store.announce(batch)  # before the count: a settled read finds it done
-            self.ledger.written[self.slot] += len(batch)
+            self.ledger.done[self.slot] += len(batch)
+
+    def _lost(self, count: int, error: Exception) -> None:
+        """Count and log a failed write: the first of a run of failures, then at most one
+        line every `_LOG_EVERY` seconds (a full disk fails every batch)."""
+        self.ledger.lost(self.slot, count, error)
+        self.unlogged += count
+        now = time.monotonic()
+        if now - self.logged_at >= _LOG_EVERY or not self.failed_before:
+            log.error(
+                "journal: could not write %d entries, they are lost (%s: %s); "
+                "%d lost so far by all processes",
+                self.unlogged,
+                type(error).__name__,
+                error,
+                self.ledger.total_dropped(),
+            )
+            self.unlogged, self.logged_at = 0, now
+        self.failed_before = True

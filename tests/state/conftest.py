@@ -1,7 +1,8 @@
 """The `store` fixture: every store the mock has, so the behaviour tests run against each.
 
 A store is made by a maker in `MAKERS`, one per param; a new store adds its maker (a
-context manager that yields an empty store and cleans up after it) and its name."""
+context manager taking a folder and the `Bounds`, that yields an empty store and cleans
+up after it) and its name. `make_store(bounds)` makes one with other bounds."""
 
 from __future__ import annotations
 
@@ -13,27 +14,43 @@ from typing import Any
 
 import pytest
 
-from mockserver.state import LocalStore, Store
+from mockserver.state import Bounds, LocalStore, Store
 
 
 @contextlib.contextmanager
-def local_store(tmp_path: Path) -> Iterator[Store]:
-    store = LocalStore(tmp_path / "state.sqlite")
+def local_store(tmp_path: Path, bounds: Bounds) -> Iterator[Store]:
+    store = LocalStore(tmp_path / "state.sqlite", bounds)
     try:
         yield store
     finally:
         store.close()
 
 
-MAKERS: dict[str, Callable[[Path], contextlib.AbstractContextManager[Store]]] = {
+MAKERS: dict[str, Callable[[Path, Bounds], contextlib.AbstractContextManager[Store]]] = {
     "local": local_store,
 }
 
+MakeStore = Callable[[Bounds], Store]
+
 
 @pytest.fixture(params=list(MAKERS))
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    with MAKERS[request.param](tmp_path) as made:
-        yield made
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeStore]:
+    made = 0
+    with contextlib.ExitStack() as stack:
+
+        def make(bounds: Bounds) -> Store:
+            nonlocal made
+            made += 1
+            folder = tmp_path / f"store-{made}"
+            folder.mkdir()
+            return stack.enter_context(MAKERS[request.param](folder, bounds))
+
+        yield make
+
+
+@pytest.fixture
+def store(make_store: MakeStore) -> Store:
+    return make_store(Bounds())
 
 
 def row(n: int, at: float | None = None, **more: Any) -> dict[str, Any]:

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from mockserver.state import Health, Store
-from tests.state.conftest import paths, row
+from mockserver.state import Bounds, Health, Store
+from tests.state.conftest import MakeStore, paths, row
 
 COVERED = [("demo", "op", "status", "200")]
 
@@ -87,6 +87,44 @@ def test_clearing_also_clears_what_was_still_queued(store: Store) -> None:
         store.record("s", row(n), 10_000, COVERED)
     store.clear_journal("s")
     assert paths(store) == []
+    assert store.journal_info("s").kept == 0
+    store.record("s", row(500), 10_000, COVERED)
+    assert paths(store) == ["/items/500"]
+
+
+def test_clearing_a_journal_keeps_what_it_covered(store: Store) -> None:
+    store.record("s", row(1), 100, COVERED)
+    store.clear_journal("s")
+    assert store.coverage("s") == [("demo", "op", "status", "200", 1)]
+    assert store.coverage(None) == [("demo", "op", "status", "200", 1)]
+
+
+def test_each_session_keeps_its_own_newest_entries(store: Store) -> None:
+    for n in range(3):
+        store.record("quiet", row(n), 100, [])
+    for n in range(150):
+        store.record("busy", row(n), 100, [])
+    assert paths(store, "quiet") == ["/items/0", "/items/1", "/items/2"]
+    assert paths(store, "busy") == [f"/items/{n}" for n in range(50, 150)]
+    busy = store.journal_info("busy")
+    assert (busy.kept, busy.evicted) == (100, 50)
+    assert store.journal_info("quiet").evicted == 0
+    store.clear_journal("busy")
+    assert store.journal_info("busy").evicted == 0  # a cleared journal starts afresh
+
+
+def test_the_journal_is_bounded_in_bytes_across_sessions(make_store: MakeStore) -> None:
+    store = make_store(Bounds(journal_bytes=60_000))
+    body = "x" * 1_000
+    for n in range(100):
+        store.record("a" if n % 2 else "b", row(n, body=body), 10_000, [])
+    kept = store.journal("a", {}, 1000) + store.journal("b", {}, 1000)
+    assert 30 <= len(kept) < 60  # ~1 KB each, at most 60 KB together
+    newest = sorted(int(e["path"].rsplit("/", 1)[1]) for e in kept)
+    assert newest == list(range(100 - len(kept), 100))  # the oldest went first
+    info = store.journal_info("a"), store.journal_info("b")
+    assert sum(i.evicted for i in info) == 100 - len(kept)
+    assert sum(i.kept for i in info) == len(kept)
 
 
 def test_sessions_are_isolated(store: Store) -> None:
@@ -150,6 +188,16 @@ def test_entries_come_back_as_they_were_recorded(store: Store) -> None:
     assert entry["body"] == {"é": ["ü", 1.5, None, True, 10**30], "n": 3}
     (page,) = store.journal_pages("s", {}, 10)
     assert json.loads(page[0]) == entry and "é" in page[0]  # JSON as sent, not \\u-escaped
+
+
+def test_a_listing_page_is_bounded_in_bytes_too(store: Store) -> None:
+    body = "y" * 1_000_000
+    for n in range(12):
+        store.record("s", row(n, body=body), 100, [])
+    pages = list(store.journal_pages("s", {}, 100, page_size=500))
+    assert sum(len(page) for page in pages) == 12
+    assert max(len(page) for page in pages) <= 5  # about 4 MB a page, not 12 MB
+    assert max(sum(len(text) for text in page) for page in pages) < 6_000_000
 
 
 def test_the_journal_info_counts_what_a_session_holds(store: Store) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import resource
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -15,7 +17,11 @@ from typing import Any
 
 import pytest
 
-from mockserver.state import LocalStore
+from mockserver import scenarios
+from mockserver.fixtures import FixtureStore
+from mockserver.problems import StateUnavailable
+from mockserver.state import Bounds, LocalStore
+from mockserver.state.local import _transaction
 from tests.state.conftest import paths, row
 
 
@@ -174,3 +180,141 @@ def test_writes_wait_for_the_write_lock_another_process_holds(store: LocalStore)
     assert done == [1]
     store.record("s", row(1), 100, [("demo", "op", "status", "200")])
     assert paths(store) == ["/items/1"]  # the journal's writer takes the lock too
+
+
+def test_a_failed_write_is_counted_logged_and_seen_in_health(
+    store: LocalStore, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    real_write = store.write
+    failing = [True]
+
+    def write(entries: Any) -> None:
+        if failing[0]:
+            raise sqlite3.OperationalError("disk I/O error")
+        real_write(entries)
+
+    monkeypatch.setattr(store, "write", write)
+    with caplog.at_level(logging.ERROR, logger="mockserver"):
+        store.record("s", row(0), 100, [])
+        assert paths(store) == []  # the read did not hang on the lost entry
+    health = store.health()
+    assert not health.ok and health.dropped == 1
+    assert health.detail is not None and "disk I/O error" in health.detail
+    assert store.journal_info("s").dropped == 1
+    assert "could not write 1 entries, they are lost (OperationalError: disk I/O error)" in (
+        caplog.text
+    )
+    failing[0] = False
+    store.record("s", row(1), 100, [])
+    assert paths(store) == ["/items/1"]
+    health = store.health()
+    assert health.ok and health.dropped == 1  # writing again; what was lost stays counted
+
+
+def test_the_real_error_is_raised_when_the_rollback_fails_too(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "t.sqlite", isolation_level=None)
+    conn.execute("CREATE TABLE t (x INTEGER PRIMARY KEY)")
+    with pytest.raises(sqlite3.IntegrityError), _transaction(conn):
+        conn.execute("INSERT INTO t VALUES (1)")
+        conn.execute("COMMIT")  # the transaction ends here: the ROLLBACK will fail
+        conn.execute("INSERT INTO t VALUES (1)")  # the real error
+    conn.close()
+
+
+def test_a_counter_that_cannot_be_written_is_a_503_naming_the_store(
+    store: LocalStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Broken:
+        def execute(self, *args: Any) -> Any:
+            raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(store, "_connection", lambda: Broken())
+    with pytest.raises(StateUnavailable) as raised:
+        store.increment("s", "rule:0")
+    assert raised.value.status == 503 and "local store" in raised.value.detail
+    assert "disk I/O error" in raised.value.detail
+
+
+def test_sessions_beyond_the_bound_are_forgotten_least_recently_used_first(
+    tmp_path: Path,
+) -> None:
+    store = LocalStore(tmp_path / "state.sqlite", Bounds(sessions=3))
+    try:
+        for n in range(6):
+            session = f"s{n}"
+            store.set_scenarios(session, {"scenarios": []})
+            store.increment(session, "rule:0")
+            store.record(session, row(n), 100, [("demo", "op", "status", "200")])
+            store.settle()  # one batch per session: they are used one after the other
+        store.record("default", row(99), 100, [])
+        store.settle()
+        assert [paths(store, f"s{n}") for n in range(6)] == [
+            [],
+            [],
+            [],
+            ["/items/3"],
+            ["/items/4"],
+            ["/items/5"],
+        ]
+        assert store.scenarios("s0") == (0, None)
+        assert store.scenarios("s5")[1] == {"scenarios": []}
+        assert store.increment("s0", "rule:0") == 1  # its counters went with it
+        assert paths(store, "default") == ["/items/99"]  # never forgotten, never counted
+        assert store.coverage(None) == [("demo", "op", "status", "200", 6)]  # folded in
+        assert store.coverage("s0") == []
+    finally:
+        store.close()
+
+
+def test_sessions_unused_past_their_ttl_are_forgotten(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "state.sqlite", Bounds(session_ttl=60))
+    try:
+        store.record("old", row(1), 100, [])
+        store.settle()
+        assert store.forget_sessions(now=time.time() + 30) == 0
+        assert paths(store, "old") == ["/items/1"]
+        assert store.forget_sessions(now=time.time() + 120) == 1
+        assert paths(store, "old") == []
+    finally:
+        store.close()
+
+
+def test_a_forgotten_session_made_again_gets_a_new_scenario_version(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "state.sqlite", Bounds(session_ttl=60))
+    try:
+        store.set_scenarios("s", {"scenarios": [1]})
+        first, _ = store.scenarios("s")
+        assert store.forget_sessions(now=time.time() + 120) == 1
+        store.set_scenarios("s", {"scenarios": [2]})
+        second, _ = store.scenarios("s")
+        assert second != first  # a worker's compiled copy of the first is stale
+    finally:
+        store.close()
+
+
+def test_clearing_works_when_the_journal_file_cannot_grow(store: LocalStore) -> None:
+    for n in range(20):
+        store.record("s", row(n, body="z" * 5000), 100, [])
+    store.settle()
+    files = [Path(f"{f}{s}") for f in (store.journal_path, store.path) for s in ("", "-wal")]
+    sizes = {f.name: f.stat().st_size for f in files if f.exists()}
+    # The journal's write-ahead log is the largest file: from here on it cannot grow.
+    assert max(sizes, key=lambda name: sizes[name]) == store.journal_path.name + "-wal"
+    limit = max(sizes.values())
+    old = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, old[1]))
+    try:
+        store.clear_journal("s")  # a DELETE needs the journal's files to grow
+        assert paths(store) == []
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, old)
+
+
+def test_a_process_keeps_compiled_scenarios_of_a_bounded_number_of_sessions(
+    store: LocalStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scenarios, "CACHED_SESSIONS", 5)
+    book = scenarios.ScenarioBook(store, (), FixtureStore())
+    for n in range(20):
+        book.current(f"s{n}")
+    assert len(book._cache) == 5

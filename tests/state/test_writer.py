@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import time
+from typing import Any
 
 import pytest
 
@@ -43,3 +45,27 @@ def test_a_stuck_writer_holds_up_reads_no_longer_than_the_timeout(
         ledger.settle(timeout=0.2)
     assert 0.2 <= time.monotonic() - started < 5
     assert f"process {os.getpid()} has not written" in caplog.text
+
+
+def _die_holding(lock: Any) -> None:
+    lock.acquire()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@pytest.mark.filterwarnings(FORK_WARNING)
+def test_a_process_killed_holding_the_slot_lock_does_not_block_the_others(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ledger = Ledger()
+    killed = multiprocessing.get_context("fork").Process(
+        target=_die_holding,
+        args=(ledger._claim,),
+    )
+    killed.start()
+    killed.join(30)
+    assert killed.exitcode == -signal.SIGKILL
+    with caplog.at_level(logging.WARNING, logger="mockserver"):
+        started = time.monotonic()
+        slot = ledger.claim(os.getpid())
+    assert slot is not None and time.monotonic() - started < 10
+    assert "died holding the slot lock" in caplog.text
