@@ -68,11 +68,12 @@ def test_swagger_2_loads_and_serves(tmp_path: Path) -> None:
     assert list(problems) == []
     (op,) = engine.operations
     assert (op.method, op.path, op.operation_id) == ("POST", "/pets", "addPet")
+    assert op.served_path == "/v2/pets"  # under its basePath
     assert op.body is not None and op.body.required
-    good = engine.handle(post_json("/pets", {"name": "Rex", "tag": None}))
+    good = engine.handle(post_json("/v2/pets", {"name": "Rex", "tag": None}))
     assert good.reply.status == 200
     assert isinstance(good.reply.body, dict) and isinstance(good.reply.body["name"], str)
-    bad = engine.handle(post_json("/pets", {"tag": "x"}))
+    bad = engine.handle(post_json("/v2/pets", {"tag": "x"}))
     assert bad.reply.status == 400
     assert any(v.name == "name" for v in bad.checked.violations)
 

@@ -28,6 +28,7 @@ from mockserver.spec.model import (
     Response,
     route_shape,
 )
+from mockserver.spec.servers import server_base_path
 
 
 def compile_operations(
@@ -77,6 +78,9 @@ def compile_operation(
         security=_compile_security(path, place, schemes, raw.get("security", default_security)),
         source=str(path),
         ranges=ranges,
+        base_path=server_base_path(
+            raw.get("servers") or item.get("servers") or document.get("servers")
+        ),
     )
 
 

@@ -10,7 +10,7 @@ and only a spec that cannot be read at all (or two specs that claim one route) i
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from mockserver.schemas import SchemaContext
@@ -21,6 +21,7 @@ from mockserver.spec.errors import Problem, Problems, SpecError, join
 from mockserver.spec.model import Api, Operation, route_shape
 from mockserver.spec.normalise import normalise, repair_references
 from mockserver.spec.read import find_spec_files
+from mockserver.spec.servers import override, server_base_path
 
 COMPILE_ERRORS = (
     SpecError,
@@ -50,7 +51,12 @@ def load_api(path: Path, check: bool = True, problems: Problems | None = None) -
     operations = tuple(_compile(api_id, bundle, ctx, problems))
     info = document.get("info", {})
     return Api(
-        api_id, str(info.get("title", api_id)), str(info.get("version", "")), str(path), operations
+        api_id,
+        str(info.get("title", api_id)),
+        str(info.get("version", "")),
+        str(path),
+        operations,
+        server_base_path(document.get("servers")),
     )
 
 
@@ -145,33 +151,39 @@ def merge(problems: Problems, findings: Iterable[Problem]) -> None:
 def load_apis(
     paths: Iterable[Path],
     check: bool = True,
+    base_paths: Mapping[str, str] | None = None,
     *,
     strict: bool = False,
     problems: Problems | None = None,
 ) -> list[Api]:
     """Load every spec; refuse two APIs that claim the same id or method and path.
 
-    Warnings go to `problems` (else each is logged); with `strict`, any problem is a
-    `SpecError` listing every one (after all specs were read)."""
+    `base_paths` (`--base-path`) replaces the base path of the API whose id is a key,
+    or of every API under the key "" (`servers.override`). Warnings go to `problems`
+    (else each is logged); with `strict`, any problem is a `SpecError` listing every
+    one (after all specs were read)."""
     problems = problems if problems is not None else Problems(echo=not strict)
     apis: list[Api] = []
     seen_ids: dict[str, str] = {}
     claimed: dict[tuple[str, str], Operation] = {}
     for path in find_spec_files(paths):
         api = load_api(path, check, problems)
+        base = override(base_paths or {}, api.api_id)
+        if base is not None:
+            api = with_base_path(api, base)
         if api.api_id in seen_ids:
             raise SpecError(
                 path, "", f"API id {api.api_id!r} is already loaded from {seen_ids[api.api_id]}"
             )
         seen_ids[api.api_id] = api.source
         for op in api.operations:
-            key = (op.method, route_shape(op.path))
+            key = (op.method, route_shape(op.served_path))
             if key in claimed:
                 other = claimed[key]
                 raise SpecError(
                     path,
                     join("/paths", op.path, op.method.lower()),
-                    f"{op.method} {op.path} is also claimed by {other.source} "
+                    f"{op.method} {op.served_path} is also claimed by {other.source} "
                     f"({other.operation_id}); two specs cannot serve the same "
                     "method and path",
                 )
@@ -180,3 +192,9 @@ def load_apis(
     if strict and len(problems):
         raise SpecError.of(problems)
     return apis
+
+
+def with_base_path(api: Api, base_path: str) -> Api:
+    """The API with every operation served under `base_path` instead of its servers'."""
+    operations = tuple(dataclasses.replace(op, base_path=base_path) for op in api.operations)
+    return dataclasses.replace(api, operations=operations, base_path=base_path)

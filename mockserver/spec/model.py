@@ -116,6 +116,13 @@ class Operation:
     source: str
     ranges: Mapping[str, Response] = field(default_factory=dict)
     """The responses documented under a range ("1XX".."5XX") or as "default"."""
+    base_path: str = ""
+    """The path of the operation's server URL (`servers.py`): "/api/v3", or "" for none."""
+
+    @property
+    def served_path(self) -> str:
+        """Where the mock serves it: the base path, then `path` as the spec writes it."""
+        return self.base_path + self.path
 
     @property
     def statuses(self) -> tuple[int, ...]:
@@ -164,6 +171,8 @@ class Api:
     version: str
     source: str
     operations: tuple[Operation, ...]
+    base_path: str = ""
+    """The document's base path (`servers.py`); an operation may have its own."""
 
 
 def is_json_media_type(name: str) -> bool:
