@@ -14,7 +14,7 @@ that renders them.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,10 +25,11 @@ from mockserver.defaults import DEFAULT_SEED
 from mockserver.fixtures import FixtureStore, load_fixtures
 from mockserver.problems import BadHttpRequest, MethodNotDocumented, RouteNotFound
 from mockserver.responder import Reply, Responder
-from mockserver.routing import NoRoute, Router, WrongMethod
+from mockserver.routing import NoRoute, Router, WrongMethod, split_path
 from mockserver.scenarios import ScenarioBook
 from mockserver.spec import Api, Operation, load_apis
-from mockserver.state import DEFAULT_SESSION, StateStore
+from mockserver.spec.errors import Problems
+from mockserver.state import DEFAULT_SESSION, LocalStore, Store
 from mockserver.validation import Checked, RequestRecord, check
 
 SESSION_HEADER = "x-mock-session"
@@ -52,7 +53,7 @@ class Engine:
         apis: list[Api],
         fixtures: FixtureStore,
         seed: int = DEFAULT_SEED,
-        store: StateStore | None = None,
+        store: Store | None = None,
         credentials: Iterable[str] = (),
     ) -> None:
         """`credentials`: `SCHEME=VALUE` pairs (`--credential`); only those values pass
@@ -65,7 +66,7 @@ class Engine:
         security.check_expected(self.credentials, self.operations)
         self.router = Router(self.operations)
         self.responder = Responder(fixtures, seed)
-        self.store = store or StateStore()
+        self.store: Store = store or LocalStore()
         self.scenarios = ScenarioBook(self.store, self.operations, fixtures)
 
     @classmethod
@@ -74,27 +75,34 @@ class Engine:
         specs: list[Path],
         fixtures: Path | None,
         seed: int = DEFAULT_SEED,
-        store: StateStore | None = None,
+        store: Store | None = None,
         check_specs: bool = True,
+        base_paths: Mapping[str, str] | None = None,
+        problems: Problems | None = None,
         credentials: Iterable[str] = (),
     ) -> Engine:
-        """`check_specs=False` skips the OpenAPI check: the caller has it done elsewhere."""
-        apis = load_apis(specs, check_specs)
+        """`check_specs=False` skips the OpenAPI check: the caller has it done elsewhere.
+        `base_paths`: the `--base-path` overrides (`spec.servers.override`). The specs'
+        warnings go to `problems` (else they are logged). `credentials`: see `Engine`."""
+        apis = load_apis(specs, check_specs, base_paths, problems=problems)
         return cls(apis, load_fixtures(fixtures, apis), seed, store, credentials)
 
     def handle(self, request: RequestRecord) -> Outcome:
-        if any(segment in (".", "..") for segment in request.path.split("/")):
+        raw_path = request.raw_path or request.path
+        segments = split_path(raw_path)
+        if segments is not None and any(segment in (".", "..") for segment in segments):
             raise BadHttpRequest(
                 f"The path {request.path[:200]!r} has a '.' or '..' segment (perhaps "
                 "percent-encoded); no documented resource is named that way."
             )
-        found = self.router.match(request.method, request.path)
+        found = self.router.match(request.method, raw_path)
         if isinstance(found, NoRoute):
-            hint = (
-                f" The spec documents {found.suggestion!r}: check the trailing slash."
-                if found.suggestion
-                else " `GET /__mock/apis` lists every documented route."
-            )
+            if found.why == "base-path":
+                hint = f" It is served under its spec's base path, as {found.suggestion!r}."
+            elif found.suggestion:
+                hint = f" The spec documents {found.suggestion!r}: check the trailing slash."
+            else:
+                hint = " `GET /__mock/apis` lists every served route."
             raise RouteNotFound(f"No loaded spec documents the path {request.path[:200]!r}.{hint}")
         if isinstance(found, WrongMethod):
             allowed = ", ".join(found.allowed)

@@ -132,6 +132,14 @@ class FaultUnavailable(MockError):
     kind = "fault-unavailable"
 
 
+class StateUnavailable(MockError):
+    """The shared state (the local store's files, or Redis) cannot do what a request
+    needs: count a scenario's call, read scenarios. Answers that need no state go on."""
+
+    status = 503
+    kind = "state-unavailable"
+
+
 class InternalError(MockError):
     status = 500
     kind = "internal-error"

@@ -37,10 +37,14 @@ class RequestRecord:
 
     method: str
     path: str
+    """Decoded (bad escapes replaced): what the journal and messages show."""
     query: tuple[tuple[str, str], ...] = ()
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
     raw_query: str = ""
+    raw_path: str = ""
+    """As sent, percent-escapes kept, what the router splits ("" when only `path` is
+    known)."""
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())

@@ -8,7 +8,7 @@ validators and generators were built here, at start-up.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,42 +32,68 @@ from mockserver.spec.model import (
     is_json_media_type,
     route_shape,
 )
+from mockserver.spec.servers import server_base_path
 
 
 def compile_operations(
     api_id: str, path: Path, document: Mapping[str, Any], ctx: SchemaContext
 ) -> Iterable[Operation]:
-    schemes = document.get("components", {}).get("securitySchemes", {})
-    default_security = document.get("security", [])
-    # A 401 of an operation without security still names the spec's schemes.
-    any_scheme = _compile_security(path, "components", schemes, [{key: [] for key in schemes}])
+    for route, method, item, raw in operation_places(document, ctx):
+        yield compile_operation(api_id, path, document, ctx, route, method, item, raw)
+
+
+def operation_places(
+    document: Mapping[str, Any], ctx: SchemaContext
+) -> Iterator[tuple[str, str, Mapping[str, Any], Mapping[str, Any]]]:
+    """(route, method, path item, operation) of every operation of a normalised document."""
     for route, raw_item in (document.get("paths") or {}).items():
         item = ctx.resolve(raw_item)
-        shared = item.get("parameters", [])
         for method in HTTP_METHODS:
-            if method not in item:
-                continue
-            raw = item[method]
-            place = f"paths.{route}.{method}"
-            op_id = raw.get("operationId") or f"{method}{route_shape(route)}"
-            responses, ranges = _compile_responses(ctx, path, place, raw.get("responses", {}))
-            security = _compile_security(
-                path, place, schemes, raw.get("security", default_security)
-            )
-            yield Operation(
-                api=api_id,
-                operation_id=op_id,
-                method=method.upper(),
-                path=route,
-                summary=str(raw.get("summary", "")),
-                params=_compile_params(ctx, [*shared, *raw.get("parameters", [])]),
-                body=_compile_body(ctx, raw.get("requestBody")),
-                responses=responses,
-                security=security,
-                source=str(path),
-                ranges=ranges,
-                challenge=challenge(security if any(security) else any_scheme, api_id),
-            )
+            if method in item:
+                yield route, method, item, item[method]
+
+
+def compile_operation(
+    api_id: str,
+    path: Path,
+    document: Mapping[str, Any],
+    ctx: SchemaContext,
+    route: str,
+    method: str,
+    item: Mapping[str, Any],
+    raw: Mapping[str, Any],
+) -> Operation:
+    """One operation (`raw`, under `method` of the path item `item` at `route`)."""
+    schemes = document.get("components", {}).get("securitySchemes", {})
+    default_security = document.get("security", [])
+    shared = item.get("parameters", [])
+    place = f"paths.{route}.{method}"
+    op_id = raw.get("operationId") or f"{method}{route_shape(route)}"
+    responses, ranges = _compile_responses(ctx, path, place, raw.get("responses", {}))
+    security = _compile_security(path, place, schemes, raw.get("security", default_security))
+    if not any(security):
+        # A 401 of an operation without security still names the spec's schemes.
+        fallback: list[Mapping[str, Any]] = [{key: [] for key in schemes}]
+        challenge_from = _compile_security(path, "components", schemes, fallback)
+    else:
+        challenge_from = security
+    return Operation(
+        api=api_id,
+        operation_id=op_id,
+        method=method.upper(),
+        path=route,
+        summary=str(raw.get("summary", "")),
+        params=_compile_params(ctx, [*shared, *raw.get("parameters", [])]),
+        body=_compile_body(ctx, raw.get("requestBody")),
+        responses=responses,
+        security=security,
+        source=str(path),
+        ranges=ranges,
+        challenge=challenge(challenge_from, api_id),
+        base_path=server_base_path(
+            raw.get("servers") or item.get("servers") or document.get("servers")
+        ),
+    )
 
 
 def _compile_params(ctx: SchemaContext, raw_params: list[Any]) -> tuple[Param, ...]:

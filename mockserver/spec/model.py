@@ -138,6 +138,13 @@ class Operation:
     """The responses documented under a range ("1XX".."5XX") or as "default"."""
     challenge: str = ""
     """`WWW-Authenticate` for a 401 of this operation (see `security.challenge`)."""
+    base_path: str = ""
+    """The path of the operation's server URL (`servers.py`): "/api/v3", or "" for none."""
+
+    @property
+    def served_path(self) -> str:
+        """Where the mock serves it: the base path, then `path` as the spec writes it."""
+        return self.base_path + self.path
 
     @property
     def statuses(self) -> tuple[int, ...]:
@@ -186,6 +193,8 @@ class Api:
     version: str
     source: str
     operations: tuple[Operation, ...]
+    base_path: str = ""
+    """The document's base path (`servers.py`); an operation may have its own."""
 
 
 def is_json_media_type(name: str) -> bool:
