@@ -11,6 +11,7 @@ that `mockserver serve` runs through `asgi_app(app, threads)`.
 
 from __future__ import annotations
 
+import base64
 import hmac
 import logging
 import sys
@@ -23,10 +24,18 @@ from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
-from mockserver import journal, problems
+from mockserver import admin, journal, problems
 from mockserver.controls import documented_keys, example_names
 from mockserver.cors import CorsPolicy, is_preflight
-from mockserver.defaults import DEFAULT_JOURNAL_SIZE, DEFAULT_MAX_BODY, DEFAULT_SEED, bundled
+from mockserver.defaults import (
+    DEFAULT_JOURNAL_BYTES,
+    DEFAULT_JOURNAL_SIZE,
+    DEFAULT_MAX_BODY,
+    DEFAULT_MAX_SESSIONS,
+    DEFAULT_SEED,
+    DEFAULT_SESSION_TTL,
+    bundled,
+)
 from mockserver.engine import Engine
 from mockserver.gateway import ADMIN_PREFIX, AsgiGateway, Gateway
 from mockserver.problems import MockError
@@ -37,6 +46,7 @@ log = logging.getLogger("mockserver")
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"]
 OPEN_ADMIN_ROUTES = ("/__mock/health",)
+DASHBOARD = "/__mock/ui"
 
 
 class AnyPath(BaseConverter):
@@ -50,19 +60,36 @@ class AnyPath(BaseConverter):
 class Settings:
     specs: tuple[Path, ...] = field(default_factory=lambda: (bundled("specs"),))
     fixtures: Path | None = field(default_factory=lambda: bundled("fixtures"))
+    base_paths: tuple[tuple[str, str], ...] = ()
+    """`--base-path` overrides: (API id or "" for every API, path)."""
     seed: int = DEFAULT_SEED
     max_body: int = DEFAULT_MAX_BODY
     journal_size: int = DEFAULT_JOURNAL_SIZE
+    journal_bytes: int = DEFAULT_JOURNAL_BYTES
+    max_sessions: int = DEFAULT_MAX_SESSIONS
+    session_ttl: float = DEFAULT_SESSION_TTL
     admin_token: str | None = None
     log_format: str = "text"
     log_requests: bool = False
     cors: CorsPolicy = field(default_factory=CorsPolicy)
+    credentials: tuple[str, ...] = ()
+    """`SCHEME=VALUE` pairs (`--credential`)."""
+    strict: bool = False
+    """`--strict`: any spec problem refuses the start (else each is one warning line)."""
+    version: str = ""
+    """What `/__mock/health` says is loaded: a digest of the files served (`reload`)."""
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Flask:
     """Load and compile everything now; the returned app only looks things up."""
     settings = settings or Settings()
-    engine = engine or Engine.from_paths(list(settings.specs), settings.fixtures, settings.seed)
+    engine = engine or Engine.from_paths(
+        list(settings.specs),
+        settings.fixtures,
+        settings.seed,
+        base_paths=dict(settings.base_paths),
+        credentials=settings.credentials,
+    )
     store = engine.store
     app = Flask("mockserver")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body
@@ -77,19 +104,31 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         if settings.admin_token and request.path not in OPEN_ADMIN_ROUTES:
             sent = sent_admin_token(request.headers)
             if sent is None or not hmac.compare_digest(sent, expected_token):
+                # A browser asks for Basic credentials (the token as password) on the
+                # dashboard, and sends them on to the admin routes the page reads.
+                challenge = "Basic" if request.path == DASHBOARD else "Bearer"
                 raise problems.AdminUnauthorized(
                     "The admin API needs the token the mock was started with: send "
-                    "`Authorization: Bearer <token>` or `X-Mock-Admin-Token: <token>`.",
-                    headers={"WWW-Authenticate": 'Bearer realm="mockserver admin"'},
+                    "`Authorization: Bearer <token>`, `X-Mock-Admin-Token: <token>`, or "
+                    "HTTP Basic credentials with the token as password.",
+                    headers={"WWW-Authenticate": f'{challenge} realm="mockserver admin"'},
                 )
 
     @app.get("/__mock/health")
     def health() -> Response:
+        state = store.health()
         return jsonify(
             {
-                "status": "ok",
+                "status": "ok" if state.ok else "degraded",
+                "state": {
+                    "backend": state.backend,
+                    "ok": state.ok,
+                    "detail": state.detail,
+                    "dropped": state.dropped,
+                },
                 "apis": [api.api_id for api in engine.apis],
                 "operations": len(engine.operations),
+                "version": settings.version,
             }
         )
 
@@ -122,11 +161,21 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         session = admin_session()
         try:
             filters = journal.parse_filters(request.args)
-            limit = int(request.args.get("limit", journal.MAX_LISTED))
-        except (journal.FilterError, ValueError) as exc:
+            listing = journal.parse_listing(request.args)
+        except journal.FilterError as exc:
             raise problems.AdminError(f"Bad journal query: {exc}") from None
-        pages = store.journal_pages(session, filters, max(0, min(limit, journal.MAX_LISTED)))
-        return Response(journal.listing_json(session, pages), mimetype="application/json")
+        info = store.journal_info(session)
+        matched = store.journal_count(session, filters)
+        about = {
+            "order": listing.order,
+            "limit": listing.limit,
+            "matched": matched,
+            "cut": matched > listing.limit,
+            "evicted": info.evicted,
+            "dropped": info.dropped,
+        }
+        pages = store.journal_pages(session, filters, listing.limit, order=listing.order)
+        return Response(journal.listing_json(session, pages, about), mimetype="application/json")
 
     @app.delete("/__mock/requests")
     def clear_requests() -> Response:
@@ -135,7 +184,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.get("/__mock/coverage")
     def coverage() -> Response:
-        return jsonify(journal.coverage_report(engine, store, admin_session()))
+        return jsonify(journal.coverage_report(engine, store, admin_session_or_all()))
+
+    @app.delete("/__mock/coverage")
+    def clear_coverage() -> Response:
+        store.clear_coverage(admin_session_or_all())
+        return Response(status=204)
+
+    admin.register(app)  # the index, the admin API's description, the dashboard
 
     # -- anything else under /__mock/ ----------------------------------------------------
     def admin_not_found(path: str = "") -> Response:
@@ -238,23 +294,44 @@ def asgi_app(app: Flask, threads: int) -> AsgiGateway:
 
 def sent_admin_token(headers: Headers) -> bytes | None:
     """The admin token a request carries, as the bytes it sent: `X-Mock-Admin-Token`,
-    else the credentials of an `Authorization` header of the Bearer scheme (in any
-    case, RFC 9110 §11.1); None for a header with no scheme or another scheme."""
+    else the credentials of an `Authorization` header of the Bearer scheme, or the
+    password of Basic credentials (schemes in any case, RFC 9110 §11.1); None for a
+    header with no scheme or another scheme."""
     sent = headers.get("X-Mock-Admin-Token")
     if sent is None:
         scheme, _, credentials = headers.get("Authorization", "").strip().partition(" ")
-        if scheme.lower() != "bearer" or not credentials.strip():
+        scheme, credentials = scheme.lower(), credentials.strip()
+        if not credentials or scheme not in ("bearer", "basic"):
             return None
-        sent = credentials.strip()
+        if scheme == "basic":
+            return basic_password(credentials)
+        sent = credentials
     try:  # a server hands header bytes over as latin-1 text: these are the bytes sent
         return sent.encode("latin-1")
     except UnicodeEncodeError:  # text a test client passed as it is
         return sent.encode("utf-8", "surrogateescape")
 
 
+def basic_password(credentials: str) -> bytes | None:
+    """The password of HTTP Basic credentials (`base64(user:password)`), as bytes; None
+    where they are not base64 of a `user:password` pair."""
+    try:
+        decoded = base64.b64decode(credentials.encode("ascii"), validate=True)
+    except (ValueError, UnicodeEncodeError):
+        return None
+    _user, colon, password = decoded.partition(b":")
+    return password if colon else None
+
+
 def admin_session() -> str:
     """The session an admin call is about: `?session=`, else `X-Mock-Session`."""
     return request.args.get("session") or request.headers.get("X-Mock-Session") or DEFAULT_SESSION
+
+
+def admin_session_or_all() -> str | None:
+    """The session a coverage call is about, as `admin_session`; None (every session)
+    when it names none."""
+    return request.args.get("session") or request.headers.get("X-Mock-Session") or None
 
 
 def scenarios_body(engine: Engine, session: str) -> dict[str, Any]:
@@ -287,11 +364,13 @@ def describe_api(engine: Engine, api_id: str) -> dict[str, Any]:
         "title": api.title,
         "version": api.version,
         "source": api.source,
+        "basePath": api.base_path,
         "operations": [
             {
                 "operationId": op.operation_id,
                 "method": op.method,
                 "path": op.path,
+                "servedPath": op.served_path,
                 "summary": op.summary,
                 "statuses": documented_keys(op),
                 "examples": {str(s): example_names(op, engine.fixtures, s) for s in op.statuses},

@@ -19,19 +19,22 @@ lists HEAD with GET, and OPTIONS.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mockserver import controls as control_headers
+from mockserver import security
 from mockserver.controls import NO_CONTROLS, Controls
 from mockserver.defaults import DEFAULT_SEED
 from mockserver.fixtures import FixtureStore, load_fixtures
 from mockserver.problems import BadHttpRequest, MethodNotDocumented, RouteNotFound
 from mockserver.responder import Reply, Responder
-from mockserver.routing import Match, NoRoute, Router, WrongMethod
+from mockserver.routing import Match, NoRoute, Router, WrongMethod, split_path
 from mockserver.scenarios import ScenarioBook
 from mockserver.spec import Api, Operation, load_apis
-from mockserver.state import DEFAULT_SESSION, StateStore
+from mockserver.spec.errors import Problems
+from mockserver.state import DEFAULT_SESSION, LocalStore, Store
 from mockserver.validation import Checked, RequestRecord, check
 
 SESSION_HEADER = "x-mock-session"
@@ -98,15 +101,20 @@ class Engine:
         apis: list[Api],
         fixtures: FixtureStore,
         seed: int = DEFAULT_SEED,
-        store: StateStore | None = None,
+        store: Store | None = None,
+        credentials: Iterable[str] = (),
     ) -> None:
+        """`credentials`: `SCHEME=VALUE` pairs (`--credential`); only those values pass
+        for those schemes. A scheme no operation uses raises `CredentialError`."""
         self.apis = tuple(apis)
         self.fixtures = fixtures
         self.seed = seed
         self.operations = tuple(op for api in apis for op in api.operations)
+        self.credentials = security.parse_credentials(credentials)
+        security.check_expected(self.credentials, self.operations)
         self.router = Router(self.operations)
         self.responder = Responder(fixtures, seed)
-        self.store = store or StateStore()
+        self.store: Store = store or LocalStore()
         self.scenarios = ScenarioBook(self.store, self.operations, fixtures)
         self._header_names = {id(op): request_header_names(op) for op in self.operations}
 
@@ -116,12 +124,17 @@ class Engine:
         specs: list[Path],
         fixtures: Path | None,
         seed: int = DEFAULT_SEED,
-        store: StateStore | None = None,
+        store: Store | None = None,
         check_specs: bool = True,
+        base_paths: Mapping[str, str] | None = None,
+        problems: Problems | None = None,
+        credentials: Iterable[str] = (),
     ) -> Engine:
-        """`check_specs=False` skips the OpenAPI check: the caller has it done elsewhere."""
-        apis = load_apis(specs, check_specs)
-        return cls(apis, load_fixtures(fixtures, apis), seed, store)
+        """`check_specs=False` skips the OpenAPI check: the caller has it done elsewhere.
+        `base_paths`: the `--base-path` overrides (`spec.servers.override`). The specs'
+        warnings go to `problems` (else they are logged). `credentials`: see `Engine`."""
+        apis = load_apis(specs, check_specs, base_paths, problems=problems)
+        return cls(apis, load_fixtures(fixtures, apis), seed, store, credentials)
 
     def preflight(self, path: str, method: str) -> Preflight | None:
         """What a CORS preflight for `method` on `path` may be told; None when no
@@ -138,21 +151,24 @@ class Engine:
         return Preflight(with_implied(every.allowed), headers)
 
     def handle(self, request: RequestRecord) -> Outcome | Allowed:
-        if any(segment in (".", "..") for segment in request.path.split("/")):
+        raw_path = request.raw_path or request.path
+        segments = split_path(raw_path)
+        if segments is not None and any(segment in (".", "..") for segment in segments):
             raise BadHttpRequest(
                 f"The path {request.path[:200]!r} has a '.' or '..' segment (perhaps "
                 "percent-encoded); no documented resource is named that way."
             )
-        found = self.router.match(request.method, request.path)
+        found = self.router.match(request.method, raw_path)
         if isinstance(found, NoRoute):
-            hint = (
-                f" The spec documents {found.suggestion!r}: check the trailing slash."
-                if found.suggestion
-                else " `GET /__mock/apis` lists every documented route."
-            )
+            if found.why == "base-path":
+                hint = f" It is served under its spec's base path, as {found.suggestion!r}."
+            elif found.suggestion:
+                hint = f" The spec documents {found.suggestion!r}: check the trailing slash."
+            else:
+                hint = " `GET /__mock/apis` lists every served route."
             raise RouteNotFound(f"No loaded spec documents the path {request.path[:200]!r}.{hint}")
         if isinstance(found, WrongMethod) and request.method == "HEAD" and "GET" in found.allowed:
-            found = self.router.match("GET", request.path)
+            found = self.router.match("GET", raw_path)
         elif isinstance(found, WrongMethod) and request.method == "OPTIONS":
             return Allowed(with_implied(found.allowed))
         if isinstance(found, WrongMethod):
@@ -174,7 +190,7 @@ class Engine:
             if picked is not None:
                 rule, answer = picked
                 scenario, controls, extra_headers = rule.name, answer.controls, answer.headers
-        checked = check(op, request, found.path_params)
+        checked = check(op, request, found.path_params, self.credentials)
         reply = self.responder.respond(op, request, found.path_params, checked, controls)
         if extra_headers:
             reply = dataclasses.replace(reply, headers=reply.headers + extra_headers)

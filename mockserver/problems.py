@@ -139,6 +139,14 @@ class FaultUnavailable(MockError):
     kind = "fault-unavailable"
 
 
+class StateUnavailable(MockError):
+    """The shared state (the local store's files, or Redis) cannot do what a request
+    needs: count a scenario's call, read scenarios. Answers that need no state go on."""
+
+    status = 503
+    kind = "state-unavailable"
+
+
 class InternalError(MockError):
     status = 500
     kind = "internal-error"
@@ -146,7 +154,9 @@ class InternalError(MockError):
 
 def render(error: MockError) -> tuple[int, dict[str, str], bytes]:
     """Status, headers and bytes of a problem document."""
-    payload = json.dumps(error.body(), ensure_ascii=False).encode("utf-8")
+    # A detail may quote what a client sent, lone surrogates included: they are written
+    # as `?`, so a problem document is always UTF-8 that any parser reads.
+    payload = json.dumps(error.body(), ensure_ascii=False).encode("utf-8", "replace")
     headers = {"Content-Type": PROBLEM_MEDIA_TYPE, **error.headers}
     return error.status, headers, payload
 

@@ -36,6 +36,7 @@ request's identity (see `request_seed`), so the same request gets the same bytes
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import threading
@@ -125,6 +126,19 @@ class Responder:
         checked: Checked,
         controls: Controls,
     ) -> Reply:
+        reply = self._respond(op, request, path_params, checked, controls)
+        if reply.status == 401 and op.challenge:
+            return with_challenge(reply, op.challenge)
+        return reply
+
+    def _respond(
+        self,
+        op: Operation,
+        request: RequestRecord,
+        path_params: Mapping[str, str],
+        checked: Checked,
+        controls: Controls,
+    ) -> Reply:
         accept = request.header("accept")
         if controls.status is not None:
             reply = self.body_for(
@@ -142,7 +156,10 @@ class Responder:
         if checked.security:
             status = rejection_status(op, (401,))
             if status is None:
-                error: MockError = MissingCredentials(rejections.sentence(checked.security))
+                error: MockError = MissingCredentials(
+                    rejections.sentence(checked.security),
+                    headers={"WWW-Authenticate": op.challenge} if op.challenge else None,
+                )
                 return _problem(error, checked.security)
             reply = self.rejection(op, status, checked.security, request, path_params, controls)
             return _with_violations(reply, checked.security)
@@ -321,6 +338,13 @@ def _with_violations(reply: Reply, violations: tuple[Violation, ...]) -> Reply:
 
 
 _PLACEHOLDER = re.compile(r"\{(message|status|slug|request_id)\}")
+
+
+def with_challenge(reply: Reply, challenge: str) -> Reply:
+    """A 401 names the schemes it would accept (`WWW-Authenticate`, RFC 9110 §11.6.1);
+    it replaces a documented one, which could only say less."""
+    kept = tuple((k, v) for k, v in reply.headers if k.lower() != "www-authenticate")
+    return dataclasses.replace(reply, headers=(*kept, ("WWW-Authenticate", challenge)))
 
 
 def fill_template(

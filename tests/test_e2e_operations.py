@@ -117,7 +117,9 @@ def valid_calls() -> list[Call]:
         ),
         Call(s, "fetchEvent", "GET", f"{t}/abc"),
         Call(s, "fetchEventsForRequest", "GET", f"{t}/request/req-1"),
-        Call(s, "fetchEvents", "GET", f"{t}/list?startTimestamp=2025-01-01T00:00:00Z&pageSize=5"),
+        Call(
+            s, "fetchEvents", "GET", f"{t}/list?startTimestamp=2025-01-01T00%3A00%3A00Z&pageSize=5"
+        ),
         Call(s, "fetchScheduledPolicyEvents", "GET", f"{t}/schedules/policy/pol-1"),
         Call(s, "resumeFailedScheduledEvent", "POST", f"{t}/schedules/failed/resume", body=job),
         Call(
