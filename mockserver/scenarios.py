@@ -20,7 +20,7 @@ An answer (`respond` or a sequence step) takes `status`, `example`, `dynamic`, `
 against the operations it matches, exactly as the control headers are.
 
 Rules are tried in order; the first that fires answers. Each rule counts the matching
-calls that reach it, in the shared `StateStore`, so counts hold across worker
+calls that reach it, in the shared `Store`, so counts hold across worker
 processes. A probability draw is a hash of (seed, rule, call number): the same run
 gives the same calls the same fate.
 """
@@ -38,7 +38,7 @@ import yaml
 from mockserver.controls import FAULTS, MAX_DELAY_MS, Controls, example_names
 from mockserver.fixtures import FixtureStore
 from mockserver.spec import Operation
-from mockserver.state import StateStore
+from mockserver.state import Store
 from mockserver.validation import RequestRecord
 
 _ANSWER_KEYS = {"status", "example", "dynamic", "delay", "fault", "headers"}
@@ -104,7 +104,7 @@ class Scenarios:
 class _Cache:
     version: int = -1
     changes: int = -1
-    """`StateStore.scenarios_changes()` when `version` was read."""
+    """`Store.scenarios_changes()` when `version` was read."""
     compiled: Scenarios = field(default_factory=Scenarios)
 
 
@@ -282,11 +282,16 @@ def _safe_header(name: str, value: str) -> bool:
     return bool(token) and not any(c in value for c in "\r\n\0")
 
 
+CACHED_SESSIONS = 1024
+"""Sessions whose compiled scenarios a process keeps; one beyond that is compiled again
+when it comes back (20,000 session ids grew a worker by 120 MB: issue 15, L14)."""
+
+
 class ScenarioBook:
     """Scenarios per session, compiled once per version, counted in the shared store."""
 
     def __init__(
-        self, store: StateStore, operations: tuple[Operation, ...], fixtures: FixtureStore
+        self, store: Store, operations: tuple[Operation, ...], fixtures: FixtureStore
     ) -> None:
         self.store = store
         self.operations = operations
@@ -313,7 +318,10 @@ class ScenarioBook:
                 return cached.compiled
         compiled = compile_document(document, self.operations, self.fixtures)
         with self._lock:
+            self._cache.pop(session, None)  # re-inserted last: the oldest go first
             self._cache[session] = _Cache(version, changes, compiled)
+            while len(self._cache) > CACHED_SESSIONS:  # a worker's memory stays bounded
+                self._cache.pop(next(iter(self._cache)))
         return compiled
 
     def pick(
