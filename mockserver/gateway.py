@@ -41,13 +41,14 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from werkzeug.http import remove_entity_headers
 from werkzeug.urls import iri_to_uri
 
 from mockserver import journal, problems, wire
-from mockserver.engine import SESSION_HEADER, Engine, Outcome
+from mockserver.cors import CorsPolicy, is_preflight
+from mockserver.engine import SESSION_HEADER, Allowed, Engine, Outcome
 from mockserver.media import serialise
 from mockserver.problems import MockError
 from mockserver.state import DEFAULT_SESSION
@@ -69,6 +70,18 @@ def request_path(environ: dict[str, Any]) -> str:
     """PATH_INFO as Werkzeug reads it: UTF-8 (bad bytes replaced), one leading slash."""
     raw = environ.get("PATH_INFO") or ""
     return folded(raw.encode("latin-1").decode("utf-8", "replace"))
+
+
+def request_raw_path(environ: dict[str, Any]) -> str:
+    """The path as the client sent it, percent-escapes kept (from the `RAW_URI` or
+    `REQUEST_URI` that Werkzeug, gunicorn and uWSGI give), leading slashes folded to one;
+    "" when the server gives neither."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or ""
+    if not raw:
+        return ""
+    if not raw.startswith("/"):  # absolute-form: http://host/path
+        raw = urlsplit(raw).path
+    return folded(raw.split("?", 1)[0].split("#", 1)[0])
 
 
 def folded(path: str) -> str:
@@ -150,6 +163,22 @@ def _set(headers: Headers, name: str, value: str) -> None:
     headers.append((name, value))
 
 
+def _add(headers: Headers, name: str, value: str) -> None:
+    """Add a CORS header: `Vary` joins an existing one, any other replaces its namesake
+    (a scenario's or a documented header of the same name)."""
+    lowered = name.lower()
+    if lowered == "vary":
+        for i, (key, present) in enumerate(headers):
+            if key.lower() == "vary":
+                merged = [v.strip() for v in present.split(",") if v.strip()]
+                merged += [v.strip() for v in value.split(",") if v.strip() not in merged]
+                headers[i] = (key, ", ".join(merged))
+                return
+        headers.append((name, value))
+        return
+    _set(headers, name, value)
+
+
 def status_line(status: int) -> str:
     """`201 Created`, for WSGI's `start_response` (the phrase from `wire.reason`)."""
     return wire.status_text(status)
@@ -190,11 +219,13 @@ class Gateway:
         *,
         max_body: int,
         journal_size: int,
+        cors: CorsPolicy | None = None,
     ) -> None:
         self.engine = engine
         self.admin_app = admin_app
         self.max_body = max_body
         self.journal_size = journal_size
+        self.cors = cors if cors is not None else CorsPolicy()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = request_path(environ)
@@ -207,6 +238,8 @@ class Gateway:
             lambda: request_query(environ),
             lambda headers: read_body(environ, headers, self.max_body),
             faults_possible=False,  # a WSGI app cannot reach the connection
+            raw_path=request_raw_path(environ),
+            raw_query=environ.get("QUERY_STRING") or "",
         )
         if exchange.delay:
             time.sleep(exchange.delay)
@@ -240,19 +273,35 @@ class Gateway:
         read_query: Callable[[], tuple[tuple[str, str], ...]],
         read_body: Callable[[dict[str, str]], bytes],
         faults_possible: bool,
+        raw_path: str = "",
+        raw_query: str = "",
     ) -> Exchange:
         """Read the request through the server's readers, run the engine, and shape the
-        answer; every error becomes its problem document here."""
+        answer; every error becomes its problem document here. `path` is decoded,
+        `raw_path` as sent (what the router splits, see `routing.py`); `raw_query` is the
+        query string as sent (latin-1 text of its bytes)."""
         exchange = Exchange(method, path, time.time())
+        preflight = False
         try:
             headers = read_headers()
             query = read_query()
-            exchange.record = RequestRecord(method, path, query, headers)  # if no body comes
+            exchange.record = RequestRecord(  # if no body comes
+                method, path, query, headers, raw_query=raw_query, raw_path=raw_path
+            )
             sent = read_body(headers)
             if sent:
-                exchange.record = RequestRecord(method, path, query, headers, sent)
-            exchange.outcome = self.engine.handle(exchange.record)
-            self._answer(exchange, exchange.outcome, faults_possible)
+                exchange.record = RequestRecord(
+                    method, path, query, headers, sent, raw_query=raw_query, raw_path=raw_path
+                )
+            preflight = self.cors.enabled and self._preflight(exchange, headers)
+            if not preflight:
+                result = self.engine.handle(exchange.record)
+                if isinstance(result, Allowed):
+                    exchange.status = 204
+                    exchange.headers = [("Allow", ", ".join(result.methods))]
+                else:
+                    exchange.outcome = result
+                    self._answer(exchange, result, faults_possible)
         except MockError as exc:
             exchange.error = exc.kind
             self._problem(exchange, exc)
@@ -270,7 +319,32 @@ class Gateway:
                     "bug, please report it with the request that caused it."
                 ),
             )
+        if self.cors.enabled and not preflight:
+            origin = exchange.record.header("origin") if exchange.record is not None else None
+            for key, value in self.cors.answer_headers(origin, exchange.headers):
+                _add(exchange.headers, key, value)
         return exchange
+
+    def _preflight(self, exchange: Exchange, headers: dict[str, str]) -> bool:
+        """Answer a CORS preflight for a documented path (204, the path's methods, the
+        request headers asked for that the operation takes); False if this is none."""
+        if not is_preflight(exchange.method, headers):
+            return False
+        asked = headers["access-control-request-method"].strip()
+        record = exchange.record
+        facts = self.engine.preflight((record and record.raw_path) or exchange.path, asked)
+        if facts is None:
+            return False  # no such path: the engine's 404 says so
+        exchange.status = 204
+        exchange.headers = [("Allow", ", ".join(facts.methods))]
+        for key, value in self.cors.preflight_headers(
+            headers["origin"],
+            facts.methods,
+            headers.get("access-control-request-headers"),
+            facts.headers,
+        ):
+            _add(exchange.headers, key, value)
+        return True
 
     @staticmethod
     def _answer(exchange: Exchange, outcome: Outcome, faults_possible: bool) -> None:
@@ -430,6 +504,7 @@ class AsgiGateway:
         except ClientGone:
             return
         deliver: Deliver | None = scope.get("extensions", {}).get(CONNECTION)
+        raw_path = scope.get("raw_path")
         exchange = self._exchange(
             scope["method"],
             path,
@@ -438,6 +513,7 @@ class AsgiGateway:
             body,
             refusal,
             deliver is not None,
+            raw_path.decode("latin-1") if raw_path else "",
         )
         if refusal is not None:  # the rest of the body is not read: end the connection
             exchange.headers.append(("connection", "close"))
@@ -461,6 +537,8 @@ class AsgiGateway:
         an API request (not `/__mock/`) whose body, if any, has a Content-Length within
         `--max-body`. Anything else (a chunked or too large body, which the ASGI path
         refuses as it reads) goes through `__call__`."""
+        if "%" in path:
+            path = unquote(path)
         if folded(path).startswith(ADMIN_PREFIX) or "transfer-encoding" in headers:
             return False
         length = declared_length(headers)
@@ -470,8 +548,10 @@ class AsgiGateway:
         self, method: str, path: str, query_string: bytes, headers: dict[str, str], body: bytes
     ) -> Exchange:
         """The exchange of a request `answers_inline` accepted; the protocol waits out its
-        delay, then calls `journal` and writes the answer (or makes its fault)."""
-        return self._exchange(method, path, query_string, headers, body, None, True)
+        delay, then calls `journal` and writes the answer (or makes its fault). `path` is
+        the raw one, percent-escapes kept: the router splits it before decoding."""
+        decoded = unquote(path) if "%" in path else path
+        return self._exchange(method, decoded, query_string, headers, body, None, True, path)
 
     def journal(self, exchange: Exchange) -> None:
         self.gateway.journal(exchange)
@@ -485,10 +565,12 @@ class AsgiGateway:
         body: bytes,
         refusal: MockError | None,
         faults_possible: bool,
+        raw_path: str = "",
     ) -> Exchange:
         if path == "*":
             return self.gateway.asterisk(method, headers)
         path = folded(path)
+        raw_path = folded(raw_path) if raw_path else ""
 
         def body_or_refusal(_: dict[str, str]) -> bytes:
             if refusal is not None:
@@ -502,4 +584,6 @@ class AsgiGateway:
             lambda: parse_query(query_string.decode("latin-1")),
             body_or_refusal,
             faults_possible,
+            raw_path,
+            query_string.decode("latin-1"),
         )

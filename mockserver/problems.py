@@ -98,6 +98,13 @@ class MissingCredentials(MockError):
     kind = "missing-credentials"
 
 
+class NotAcceptable(MockError):
+    """The request's `Accept` names none of the media types the response documents."""
+
+    status = 406
+    kind = "not-acceptable"
+
+
 class BodyTooLarge(MockError):
     status = 413
     kind = "body-too-large"
@@ -136,6 +143,14 @@ class AdminUnauthorized(MockError):
 class FaultUnavailable(MockError):
     status = 501
     kind = "fault-unavailable"
+
+
+class StateUnavailable(MockError):
+    """The shared state (the local store's files, or Redis) cannot do what a request
+    needs: count a scenario's call, read scenarios. Answers that need no state go on."""
+
+    status = 503
+    kind = "state-unavailable"
 
 
 class InternalError(MockError):

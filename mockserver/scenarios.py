@@ -25,7 +25,7 @@ for the answer's status. Only the checked rules are kept: the document stored an
 is rebuilt from them, never the text as sent.
 
 Rules are tried in order; the first that fires answers. Each rule counts the matching
-calls that reach it, in the shared `StateStore`, so counts hold across worker
+calls that reach it, in the shared `Store`, so counts hold across worker
 processes. A probability draw is a hash of (seed, rule, call number): the same run
 gives the same calls the same fate.
 """
@@ -46,7 +46,7 @@ from mockserver.controls import FAULTS, MAX_DELAY_MS, Controls, example_names
 from mockserver.fixtures import FixtureStore
 from mockserver.schemas import error_path
 from mockserver.spec import Operation
-from mockserver.state import StateStore
+from mockserver.state import Store
 from mockserver.validation import RequestRecord
 from mockserver.yamlsafe import YamlError, load_yaml
 
@@ -224,7 +224,7 @@ class Scenarios:
 class _Cache:
     version: int = -1
     changes: int = -1
-    """`StateStore.scenarios_changes()` when `version` was read."""
+    """`Store.scenarios_changes()` when `version` was read."""
     compiled: Scenarios = field(default_factory=Scenarios)
 
 
@@ -592,11 +592,16 @@ def _answer_body(
     return body, body_status
 
 
+CACHED_SESSIONS = 1024
+"""Sessions whose compiled scenarios a process keeps; one beyond that is compiled again
+when it comes back (20,000 session ids grew a worker by 120 MB: issue 15, L14)."""
+
+
 class ScenarioBook:
     """Scenarios per session, compiled once per version, counted in the shared store."""
 
     def __init__(
-        self, store: StateStore, operations: tuple[Operation, ...], fixtures: FixtureStore
+        self, store: Store, operations: tuple[Operation, ...], fixtures: FixtureStore
     ) -> None:
         self.store = store
         self.operations = operations
@@ -624,7 +629,10 @@ class ScenarioBook:
                 return cached.compiled
         compiled = compile_document(document, self.operations, self.fixtures)
         with self._lock:
+            self._cache.pop(session, None)  # re-inserted last: the oldest go first
             self._cache[session] = _Cache(version, changes, compiled)
+            while len(self._cache) > CACHED_SESSIONS:  # a worker's memory stays bounded
+                self._cache.pop(next(iter(self._cache)))
         return compiled
 
     def pick(
