@@ -392,6 +392,8 @@ def test_a_full_disk_costs_journal_entries_only_and_says_so() -> None:
                 matched = client.get(f"{server.url}{EVENTS}", headers=mine, timeout=30)
                 assert matched.status_code == 400, matched.text
                 assert matched.headers["Content-Type"] != "text/plain"
+            # Health says what the last write met: make it one that cannot fit either.
+            client.post(module, headers=filler, data="a" * 60_000, timeout=30)
         lost = listing(server, filler)
         assert lost["dropped"] > 0 and len(lost["requests"]) < 40
         health = requests.get(f"{server.url}/__mock/health", timeout=30)
