@@ -246,13 +246,16 @@ LISTING_OPTIONS = ("session", "limit", "last", "order")
 
 def parse_filters(args: Mapping[str, str]) -> dict[str, Any]:
     """Query parameters -> journal filters; unknown names and bad values are refused."""
+    unknown = [key for key in args if key not in JOURNAL_FILTERS and key not in LISTING_OPTIONS]
+    if unknown:
+        named = ", ".join(repr(key[:40]) for key in unknown)
+        known = ", ".join((*JOURNAL_FILTERS, *LISTING_OPTIONS))
+        plural = "s" if len(unknown) > 1 else ""
+        raise FilterError(f"unknown filter{plural} {named}; the filters are: {known}")
     filters: dict[str, Any] = {}
     for key, value in args.items():
         if key in LISTING_OPTIONS:
             continue
-        if key not in JOURNAL_FILTERS:
-            known = ", ".join((*JOURNAL_FILTERS, *LISTING_OPTIONS))
-            raise FilterError(f"unknown filter {key!r}; use: {known}")
         if key == "status":
             if not value.isdigit():
                 raise FilterError(f"status must be a number, not {value[:20]!r}")

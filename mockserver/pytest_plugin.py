@@ -248,7 +248,7 @@ class MockServerProcess:
             output = self.output()
             self.stop()
             raise MockServerError(f"mockserver did not start: {line.strip()} {output.strip()}")
-        self.url = line.rsplit(" ", 1)[-1].strip()
+        self.url = _announced_url(line)
         self._drain = threading.Thread(target=self._read_stdout, daemon=True)
         self._drain.start()
 
@@ -289,6 +289,15 @@ class MockServerProcess:
             if self.process.stdout is not None:
                 self.process.stdout.close()
             self.log.close()
+
+
+def _announced_url(line: str) -> str:
+    """The URL in the server's first line: `mockserver: serving N operations on URL`, or
+    that line as JSON (`--log-format json`), its `url` member."""
+    if line.startswith("{"):
+        with contextlib.suppress(ValueError, TypeError, KeyError):
+            return str(json.loads(line)["url"])
+    return line.rsplit(" ", 1)[-1].strip()
 
 
 @pytest.fixture(scope="session")

@@ -88,7 +88,15 @@ def test_filters_and_clear(live_server: LiveServer) -> None:
     assert journal(live_server, mine, since="2999-01-01T00:00:00Z") == []
     assert len(journal(live_server, mine, since="0")) == 3
     bad = requests.get(f"{url}/__mock/requests", params={"colour": "red"}, timeout=10)
-    assert bad.status_code == 400 and "unknown filter" in bad.json()["detail"]
+    assert bad.status_code == 400 and "unknown filter 'colour'" in bad.json()["detail"]
+    worse = requests.get(
+        f"{url}/__mock/requests", params={"colour": "red", "limit": "2", "size": "9"}, timeout=10
+    )
+    detail = worse.json()["detail"]
+    assert worse.status_code == 400 and "unknown filters 'colour', 'size';" in detail
+    listed = detail.rpartition(": ")[2].split(", ")
+    valid = ["api", "operationId", "method", "path", "status", "since"]
+    assert set(listed) == {*valid, "session", "limit", "last", "order"}
     assert requests.delete(f"{url}/__mock/requests", headers=mine, timeout=10).status_code == 204
     assert journal(live_server, mine) == []
 
