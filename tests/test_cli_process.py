@@ -154,7 +154,8 @@ def test_every_json_log_line_is_json_from_the_first() -> None:
         assert first["level"] == "info" and first["url"].startswith("http://127.0.0.1:")
         announced = rf"mockserver: serving \d+ operations on {re.escape(first['url'])}"
         assert re.fullmatch(announced, first["message"])
-        # gunicorn's own line: a worker killed under it.
+        # gunicorn's own line: a worker (one has answered, so it is there) killed under it.
+        assert requests.get(first["url"] + EVENTS, timeout=10).status_code == 200
         os.kill(_children(process.pid)[0], signal.SIGKILL)
         gunicorn = json.loads(_read_line(process.stderr))
         assert gunicorn["level"] == "error" and "SIGKILL" in gunicorn["message"]
