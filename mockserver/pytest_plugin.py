@@ -62,6 +62,8 @@ STATE_FILE = "mockserver-shared.json"
 COVERAGE_KEY = "mockserver_coverage"
 """Where a worker puts its coverage reports for xdist's controller (`workeroutput`)."""
 UNCOVERED_SHOWN = 30
+OUTSIDE_WAIT = 30.0
+"""Seconds a mock at `--mockserver-url` (one started just before pytest) has to answer."""
 
 
 class MockServerError(RuntimeError):
@@ -422,6 +424,25 @@ class SharedMock:
         _terminate(pid)  # started by another process of the run, maybe gone by now
 
 
+def wait_for(url: str, within: float) -> None:
+    """Wait until the mock at `url` answers `GET /__mock/health` (a container or a
+    `mockserver serve &` started just before pytest may still be loading its specs)."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/__mock/health", timeout=5) as answer:
+                answer.read()
+            return
+        except urllib.error.HTTPError:
+            return  # something answers HTTP there: let the tests' calls say what
+        except OSError as exc:
+            if time.monotonic() >= deadline:
+                raise MockServerError(
+                    f"no mock answers at {url} (--mockserver-url; waited {within:.0f} s): {exc}"
+                ) from None
+            time.sleep(0.25)  # nothing to wait on but the port
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -666,7 +687,7 @@ class RunCoverage:
     shared: SharedMock | None = None
     reports: list[dict[str, Any]] = field(default_factory=list)
     final: dict[str, Any] | None = None
-    judged: bool = False
+    reached: bool = False
 
     def add(self, report: dict[str, Any]) -> None:
         """Sum `report` into those gathered (one report kept, however many tests)."""
@@ -678,6 +699,9 @@ class RunCoverage:
 
     def url(self) -> str:
         if self.outside:
+            if not self.reached:
+                wait_for(self.outside.rstrip("/"), OUTSIDE_WAIT)
+                self.reached = True
             return self.outside.rstrip("/")
         if self.shared is None:
             config = self.config
@@ -723,7 +747,6 @@ class RunCoverage:
             write_report(self.report_path, self.final, self.fail_under)
         if _verdict(self.final, self.fail_under) and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        self.judged = True
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
