@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 from xml.sax.saxutils import quoteattr
 
+from mockserver import logs
 from mockserver.controls import example_names
 from mockserver.engine import Engine, Outcome
 from mockserver.state import JOURNAL_FILTERS, Order, Store
@@ -209,7 +210,8 @@ class AccessLog:
                 self._pending -= len(text)
                 dropped, self.dropped = self.dropped, 0
             if dropped:
-                text += f"mockserver: {dropped} access log lines dropped: stdout was not read\n"
+                notice = f"mockserver: {dropped} access log lines dropped: stdout was not read"
+                text += logs.line(self.log_format, "warning", notice, dropped=dropped) + "\n"
             try:
                 self.stream.write(text)
                 self.stream.flush()

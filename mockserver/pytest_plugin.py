@@ -724,8 +724,12 @@ class RunCoverage:
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Take this process's share of the mock before the first test: under xdist,
         every worker is then a user before any of them can finish."""
-        if self.outside or not any(
-            "mockserver_url" in getattr(item, "fixturenames", ()) for item in session.items
+        if (
+            self.outside
+            or session.config.option.collectonly
+            or not any(
+                "mockserver_url" in getattr(item, "fixturenames", ()) for item in session.items
+            )
         ):
             return
         with contextlib.suppress(MockServerError):  # the fixture raises it, in a test
@@ -760,7 +764,10 @@ class RunCoverage:
         if self.final is None:
             if self.fail_under is not None or self.report_path is not None:
                 terminalreporter.write_sep("=", "mockserver coverage")
-                terminalreporter.write_line("no test used the mock: no coverage to judge or write")
+                terminalreporter.write_line(
+                    "no coverage was gathered (no test used the mock, or it did not start): "
+                    "nothing to judge or write"
+                )
             return
         where = "every session of the mock" if not self.outside else "the tests' sessions"
         terminalreporter.write_sep("=", f"mockserver coverage ({where})")

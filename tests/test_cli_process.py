@@ -216,3 +216,13 @@ def test_the_readme_user_install_line_installs_a_working_command(tmp_path: Path)
     assert "escapekit-events.queryEvents" in routes.stdout
     (installed,) = importlib.metadata.distributions(path=[str(target)])
     assert "mockserver.pytest_plugin" in [e.value for e in installed.entry_points]
+
+
+def test_a_spec_that_stops_serve_is_told_in_json_lines_too(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("openapi: 3.1.0\ninfo: [\n", encoding="utf-8")
+    done = mockserver("serve", str(bad), "--port", "0", "--log-format", "json")
+    assert done.returncode == 1 and done.stdout == ""
+    records = [json.loads(line) for line in done.stderr.splitlines()]
+    assert records and all(r["level"] == "error" for r in records)
+    assert "bad.yaml" in " ".join(r["message"] for r in records)

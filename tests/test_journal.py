@@ -282,10 +282,13 @@ def log_row(n: int) -> dict[str, Any]:
         "status": 200,
         "durationMs": 1.0,
         "controls": {},
+        "scenario": None,
+        "valid": True,
     }
 
 
-def test_a_stream_nobody_reads_costs_lines_not_the_journal() -> None:
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_a_stream_nobody_reads_costs_lines_not_the_journal(log_format: str) -> None:
     release = threading.Event()
 
     class StuckPipe(io.StringIO):
@@ -294,7 +297,7 @@ def test_a_stream_nobody_reads_costs_lines_not_the_journal() -> None:
             return super().write(text)
 
     stream = StuckPipe()
-    access = AccessLog(stream, "text", max_pending=100)
+    access = AccessLog(stream, log_format, max_pending=100 if log_format == "text" else 200)
     for n in range(10):
         access([log_row(n)])  # returns at once: the journal's thread is never held up
     release.set()
@@ -302,7 +305,12 @@ def test_a_stream_nobody_reads_costs_lines_not_the_journal() -> None:
     lines = stream.getvalue().splitlines()
     kept = [line for line in lines if "/items/" in line]
     (notice,) = [line for line in lines if "dropped" in line]
-    dropped = int(notice.split()[1])
+    if log_format == "json":  # every line is JSON, the notice too
+        assert all(isinstance(json.loads(line), dict) for line in lines)
+        dropped = json.loads(notice)["dropped"]
+        kept = [json.loads(line)["path"] + " " for line in kept]
+    else:
+        dropped = int(notice.split()[1])
     assert dropped > 0 and len(kept) + dropped == 10
     assert kept == sorted(kept, key=lambda line: int(line.split("/items/")[1].split()[0]))
 
