@@ -34,7 +34,6 @@ xdist's controller, which sums them.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import select
@@ -54,6 +53,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+if sys.platform != "win32":
+    import fcntl
 
 SESSION_HEADER = "X-Mock-Session"
 DEFAULT_SESSION = "default"
@@ -370,10 +372,13 @@ class SharedMock:
     def _locked(self) -> Iterator[dict[str, Any]]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a+", encoding="utf-8") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            if sys.platform != "win32":  # (on Windows each process has a folder of its own)
+                fcntl.flock(handle, fcntl.LOCK_EX)
             handle.seek(0)
-            text = handle.read()
-            state: dict[str, Any] = json.loads(text) if text.strip() else {}
+            try:
+                state: dict[str, Any] = json.loads(handle.read() or "{}")
+            except ValueError:  # cut short by a process killed while writing it
+                state = {}
             before = dict(state)
             yield state
             if state != before:
@@ -706,7 +711,7 @@ class RunCoverage:
         if self.shared is None:
             config = self.config
             factory = getattr(config, "_tmp_path_factory", None)  # the tmp_path plugin's
-            if factory is None:  # -p no:tmpdir: a mock of this process's own
+            if factory is None or sys.platform == "win32":  # no flock: a mock of its own
                 folder = Path(tempfile.mkdtemp(prefix="mockserver-run-"))
             else:
                 base = factory.getbasetemp()

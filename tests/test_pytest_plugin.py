@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from xml.etree import ElementTree
 import pytest
 import requests
 
-from mockserver.pytest_plugin import MockServerProcess
+from mockserver.pytest_plugin import MockServerProcess, SharedMock
 from tests.conftest import ROOT
 from tests.notes_sample import write_sample
 
@@ -308,3 +309,33 @@ def test_with_an_outside_mock_the_summary_counts_the_runs_sessions_only(
             assert done.returncode == 0 and f"statuses      {covered}" in done.stdout
     finally:
         assert server.stop() == 0
+
+
+def _dead_pid() -> int:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    return gone.pid
+
+
+@pytest.mark.parametrize("left", ["dead", "cut"])
+def test_a_state_file_left_by_a_killed_run_is_not_trusted(tmp_path: Path, left: str) -> None:
+    state = tmp_path / "mockserver-shared.json"
+    dead = _dead_pid()
+    if left == "dead":  # a mock and its user that died without cleaning up
+        state.write_text(json.dumps({"url": "http://127.0.0.1:9", "pid": dead, "users": [dead]}))
+    else:  # a write cut short
+        state.write_text('{"url": "http://127.0.0.1:9", "pi')
+    started: list[MockServerProcess] = []
+
+    def start() -> MockServerProcess:
+        started.append(MockServerProcess(str(ROOT / "tests" / "data" / "mini.yaml")))
+        return started[-1]
+
+    shared = SharedMock(tmp_path, start, None)
+    url = shared.acquire()
+    assert len(started) == 1 and url == started[0].url
+    assert json.loads(state.read_text())["users"] == [os.getpid()]  # the dead one dropped
+    assert requests.get(f"{url}/shapes", timeout=10).status_code == 200
+    report = shared.release()  # the last user: reads the coverage, stops the mock
+    assert report is not None and report["totals"]["statuses"]["covered"] == 1
+    assert started[0].process.poll() is not None and json.loads(state.read_text()) == {}
