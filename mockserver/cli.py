@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mockserver import __version__, logs
 from mockserver.cors import CorsError, CorsPolicy
 from mockserver.defaults import (
     DEFAULT_JOURNAL_BYTES,
@@ -183,6 +184,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="mockserver",
         description="An OpenAPI (3.1, 3.0, Swagger 2.0) mock server for contract tests.",
     )
+    parser.add_argument("--version", action="version", version=f"mockserver {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     def with_sources(sub: argparse.ArgumentParser, env: bool = False) -> None:
@@ -399,8 +401,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from mockserver.controls import documented_keys
     from mockserver.engine import Engine
     from mockserver.scenarios import ScenarioError
-    from mockserver.serving import ServeOptions
+    from mockserver.serving import ListenError, ServeOptions
 
+    log_format = args.log_format if args.command == "serve" else "text"
     try:
         if check is not None:
             settings = Settings(
@@ -433,6 +436,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 max_header=args.max_header,
                 max_request_line=args.max_request_line,
                 max_head=args.max_head,
+                log_format=args.log_format,
             )
             return serve(settings, options, args.scenarios, check, watch=args.watch)
         problems = Problems(echo=False)
@@ -447,14 +451,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _refuse(problems)
     except (ConfigError, CredentialError, ScenarioError) as exc:
         # a value that cannot be used, as for the options
-        print(f"mockserver: {exc}", file=sys.stderr)
+        print(logs.line(log_format, "error", f"mockserver: {exc}"), file=sys.stderr)
+        return 2
+    except ListenError as exc:
+        print(logs.line(log_format, "error", f"mockserver: {exc.strerror}"), file=sys.stderr)
         return 2
     except SpecError as exc:
         for line in str(exc).splitlines():
-            print(f"mockserver: {line}", file=sys.stderr)
+            print(logs.line(log_format, "error", f"mockserver: {line}"), file=sys.stderr)
         return 1
     except OSError as exc:
-        print(f"mockserver: {exc}", file=sys.stderr)
+        print(logs.line(log_format, "error", f"mockserver: {exc}"), file=sys.stderr)
         return 1
     finally:
         if check is not None:
@@ -462,15 +469,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "validate":
         if len(problems):
             return _refuse(problems)
-        print(
+        emit(
             f"ok: {len(engine.apis)} APIs, {len(engine.operations)} operations, "
-            f"{sum(len(v) for v in engine.fixtures.bodies.values())} fixtures"
+            f"{sum(len(v) for v in engine.fixtures.bodies.values())} fixtures\n"
         )
         return 0
     warn_about(problems)
+    lines = []
     for op in engine.operations:
         statuses = " ".join(map(str, documented_keys(op)))
-        print(f"{op.method:7} {op.served_path:70} {op.api}.{op.operation_id}  [{statuses}]")
+        lines.append(f"{op.method:7} {op.served_path:70} {op.api}.{op.operation_id}  [{statuses}]")
+    emit("".join(line + "\n" for line in lines))
     return 0
 
 
@@ -484,16 +493,29 @@ def _refuse(problems: Problems) -> int:
     return 1
 
 
-def warn_about(problems: Iterable[Problem]) -> None:
+def warn_about(problems: Iterable[Problem], log_format: str = "text") -> None:
     """One line on stderr per spec defect that did not stop loading."""
     for problem in problems:
-        print(f"mockserver: warning: {problem}", file=sys.stderr)
+        print(logs.line(log_format, "warning", f"mockserver: warning: {problem}"), file=sys.stderr)
 
 
-def configure_logging() -> None:
-    """Warnings on stderr. (The one line per request on stdout is `journal.AccessLog`,
-    written by each worker's journal thread.)"""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+def emit(text: str) -> None:
+    """Write `text` on stdout. A reader that went away (`mockserver routes | head -1`)
+    wanted no more: the rest goes to /dev/null, quietly, and the command's exit code
+    stays what it would have been."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the flush at exit has somewhere to go
+        os.close(devnull)
+
+
+def configure_logging(log_format: str = "text") -> None:
+    """Warnings on stderr, as text or JSON lines. (The one line per request on stdout
+    is `journal.AccessLog`, written by each worker's journal thread.)"""
+    logs.configure(log_format)
 
 
 def serve(
@@ -524,11 +546,12 @@ def serve(
         bounds = Bounds(settings.journal_bytes, settings.max_sessions, settings.session_ttl)
         store = open_store(None, Path(state_dir), bounds)
         first = build(settings, options, scenarios, store, check)
-        configure_logging()
+        configure_logging(settings.log_format)
 
         def announce(url: str) -> None:
             operations = len(first.engine.operations)
-            print(f"mockserver: serving {operations} operations on {url}", flush=True)
+            message = f"mockserver: serving {operations} operations on {url}"
+            print(logs.line(settings.log_format, "info", message, url=url), flush=True)
 
         def rebuild() -> AsgiGateway:
             new = build(settings, options, scenarios, store)
@@ -597,7 +620,7 @@ def build(
         merge(problems, check.result())
     if settings.strict and len(problems):
         raise SpecError.of(problems)
-    warn_about(problems)
+    warn_about(problems, settings.log_format)
     if scenarios is not None:
         try:
             text = scenarios.read_text(encoding="utf-8")
@@ -647,11 +670,11 @@ def coverage(args: argparse.Namespace) -> int:
     from mockserver.journal import render_junit, render_text
 
     if args.format == "json":
-        print(json.dumps(report, indent=2))
+        emit(json.dumps(report, indent=2) + "\n")
     elif args.format == "junit":
-        print(render_junit(report, args.fail_under), end="")
+        emit(render_junit(report, args.fail_under))
     else:
-        print(render_text(report))
+        emit(render_text(report) + "\n")
     percent = float(report["totals"]["statuses"]["percent"])
     if args.fail_under is not None and percent < args.fail_under:
         print(

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 from xml.sax.saxutils import quoteattr
 
+from mockserver import logs
 from mockserver.controls import documented_keys, example_names
 from mockserver.engine import Engine, Outcome
 from mockserver.spec import Operation
@@ -210,7 +211,8 @@ class AccessLog:
                 self._pending -= len(text)
                 dropped, self.dropped = self.dropped, 0
             if dropped:
-                text += f"mockserver: {dropped} access log lines dropped: stdout was not read\n"
+                notice = f"mockserver: {dropped} access log lines dropped: stdout was not read"
+                text += logs.line(self.log_format, "warning", notice, dropped=dropped) + "\n"
             try:
                 self.stream.write(text)
                 self.stream.flush()
@@ -247,13 +249,16 @@ LISTING_OPTIONS = ("session", "limit", "last", "order")
 
 def parse_filters(args: Mapping[str, str]) -> dict[str, Any]:
     """Query parameters -> journal filters; unknown names and bad values are refused."""
+    unknown = [key for key in args if key not in JOURNAL_FILTERS and key not in LISTING_OPTIONS]
+    if unknown:
+        named = ", ".join(repr(key[:40]) for key in unknown)
+        known = ", ".join((*JOURNAL_FILTERS, *LISTING_OPTIONS))
+        plural = "s" if len(unknown) > 1 else ""
+        raise FilterError(f"unknown filter{plural} {named}; the filters are: {known}")
     filters: dict[str, Any] = {}
     for key, value in args.items():
         if key in LISTING_OPTIONS:
             continue
-        if key not in JOURNAL_FILTERS:
-            known = ", ".join((*JOURNAL_FILTERS, *LISTING_OPTIONS))
-            raise FilterError(f"unknown filter {key!r}; use: {known}")
         if key == "status":
             if not value.isdigit():
                 raise FilterError(f"status must be a number, not {value[:20]!r}")

@@ -55,6 +55,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import errno
 import gc
 import logging
 import multiprocessing
@@ -70,6 +71,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import httptools
+from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 from uvicorn.config import Config
@@ -77,7 +79,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
 
-from mockserver import problems, reload, wire
+from mockserver import logs, problems, reload, wire
 from mockserver.defaults import DEFAULT_MAX_HEAD, DEFAULT_MAX_HEADER, DEFAULT_MAX_REQUEST_LINE
 from mockserver.faults import TransportFaults
 from mockserver.gateway import CONNECTION, AsgiApp, Exchange, answer_problem, asgi_headers
@@ -769,6 +771,36 @@ class ServeOptions:
     """Longest header (name and value), in bytes; None: `MockProtocol.MAX_FIELD`."""
     max_request_line: int = MockProtocol.MAX_LINE
     max_head: int = MockProtocol.MAX_HEAD
+    log_format: str = "text"
+    """`json`: gunicorn's own lines are JSON too (`JsonLogger`)."""
+
+
+class ListenError(OSError):
+    """The address cannot be listened on (a port in use, an address not of this host)."""
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here rather than by gunicorn: gunicorn retries a taken
+    port five times, a second apart, logging two lines each time; a mock started by a
+    test or a script should say so at once, in one line."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as exc:
+        shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        reason = exc.strerror or str(exc)
+        if exc.errno == errno.EADDRINUSE:
+            reason = "the port is already in use (is another server running there?)"
+        raise ListenError(exc.errno, f"cannot listen on {shown}: {reason}") from None
+
+
+class JsonLogger(glogging.Logger):  # type: ignore[misc]
+    """gunicorn's logger, its error log written as JSON lines (`--log-format json`)."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for handler in self.error_log.handlers:
+            handler.setFormatter(logs.JsonFormatter())
 
 
 MALLOC_ARENAS = 2
@@ -827,6 +859,8 @@ class _Application(BaseApplication):  # type: ignore[misc]
         self.announce = announce
         self.rebuild = rebuild
         self.watch = watch
+        # gunicorn takes the socket over by its number (and closes it when it stops).
+        self.listener = listen(options.host, options.port).detach()
         super().__init__()
 
     def rebuilt(self) -> bool:
@@ -845,9 +879,7 @@ class _Application(BaseApplication):  # type: ignore[misc]
     def load_config(self) -> None:
         opts = self.options
         values = {
-            "bind": [
-                f"[{opts.host}]:{opts.port}" if ":" in opts.host else f"{opts.host}:{opts.port}"
-            ],
+            "bind": [f"fd://{self.listener}"],
             "workers": opts.workers,
             "worker_class": "mockserver.serving.MockWorker",
             "timeout": opts.timeout,
@@ -859,6 +891,8 @@ class _Application(BaseApplication):  # type: ignore[misc]
             "proc_name": "mockserver",
             "when_ready": self._ready,
         }
+        if opts.log_format == "json":
+            values["logger_class"] = JsonLogger
         if "control_socket_disable" in self.cfg.settings:
             # gunicorn >= 25.1 opens a control socket under $HOME by default; a mock
             # needs none, and a container user may have no writable home.
@@ -898,7 +932,8 @@ def serve(
     watch: list[Path] | None = None,
 ) -> int:
     """Serve until SIGTERM or SIGINT; `announce` gets the URL once the port is bound.
-    SIGHUP (and a change in the `watch` files) serves what `rebuild` builds."""
+    SIGHUP (and a change in the `watch` files) serves what `rebuild` builds. Raises
+    `ListenError` when the address cannot be listened on."""
     saved = sys.argv
     sys.argv = [saved[0]]  # gunicorn's config reads argv; ours has been parsed already
     try:

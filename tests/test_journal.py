@@ -20,7 +20,14 @@ from xml.etree import ElementTree
 import pytest
 import requests
 
-from mockserver.journal import MAX_BODY_IN_JOURNAL, AccessLog, listing_json, utc_millis
+from mockserver.journal import (
+    LISTING_OPTIONS,
+    MAX_BODY_IN_JOURNAL,
+    AccessLog,
+    listing_json,
+    utc_millis,
+)
+from mockserver.state import JOURNAL_FILTERS
 from tests.conftest import ROOT, LiveServer
 
 TENANT = "3f2b9c1e-8d4a-4e6b-9f0a-1c2d3e4f5a6b"
@@ -88,7 +95,15 @@ def test_filters_and_clear(live_server: LiveServer) -> None:
     assert journal(live_server, mine, since="2999-01-01T00:00:00Z") == []
     assert len(journal(live_server, mine, since="0")) == 3
     bad = requests.get(f"{url}/__mock/requests", params={"colour": "red"}, timeout=10)
-    assert bad.status_code == 400 and "unknown filter" in bad.json()["detail"]
+    assert bad.status_code == 400 and "unknown filter 'colour'" in bad.json()["detail"]
+    worse = requests.get(
+        f"{url}/__mock/requests", params={"colour": "red", "limit": "2", "size": "9"}, timeout=10
+    )
+    detail = worse.json()["detail"]
+    assert worse.status_code == 400 and "unknown filters 'colour', 'size';" in detail
+    listed = set(detail.rpartition(": ")[2].split(", "))
+    assert listed == {*JOURNAL_FILTERS, *LISTING_OPTIONS}
+    assert {"api", "operationId", "status", "since", "limit", "last", "order"} <= listed
     assert requests.delete(f"{url}/__mock/requests", headers=mine, timeout=10).status_code == 204
     assert journal(live_server, mine) == []
 
@@ -274,10 +289,13 @@ def log_row(n: int) -> dict[str, Any]:
         "status": 200,
         "durationMs": 1.0,
         "controls": {},
+        "scenario": None,
+        "valid": True,
     }
 
 
-def test_a_stream_nobody_reads_costs_lines_not_the_journal() -> None:
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_a_stream_nobody_reads_costs_lines_not_the_journal(log_format: str) -> None:
     release = threading.Event()
 
     class StuckPipe(io.StringIO):
@@ -286,7 +304,7 @@ def test_a_stream_nobody_reads_costs_lines_not_the_journal() -> None:
             return super().write(text)
 
     stream = StuckPipe()
-    access = AccessLog(stream, "text", max_pending=100)
+    access = AccessLog(stream, log_format, max_pending=100 if log_format == "text" else 200)
     for n in range(10):
         access([log_row(n)])  # returns at once: the journal's thread is never held up
     release.set()
@@ -294,7 +312,12 @@ def test_a_stream_nobody_reads_costs_lines_not_the_journal() -> None:
     lines = stream.getvalue().splitlines()
     kept = [line for line in lines if "/items/" in line]
     (notice,) = [line for line in lines if "dropped" in line]
-    dropped = int(notice.split()[1])
+    if log_format == "json":  # every line is JSON, the notice too
+        assert all(isinstance(json.loads(line), dict) for line in lines)
+        dropped = json.loads(notice)["dropped"]
+        kept = [json.loads(line)["path"] + " " for line in kept]
+    else:
+        dropped = int(notice.split()[1])
     assert dropped > 0 and len(kept) + dropped == 10
     assert kept == sorted(kept, key=lambda line: int(line.split("/items/")[1].split()[0]))
 
