@@ -3,7 +3,7 @@
 bench/servers.py serves this module's `app` under WSGI servers other than the one
 `mockserver serve` runs (gunicorn's stock workers, granian, waitress), to compare them
 on the same app. It mirrors mockserver/cli.py `serve` and mockserver/serving.py `serve`:
-one StateStore (SQLite) shared by every worker process, `Engine.from_paths`,
+one LocalStore (SQLite) shared by every worker process, `Engine.from_paths`,
 `create_app(Settings(..., log_requests=True))`, the access log on stdout through the
 same background handler, and `gc.freeze()` once everything is built. It is the WSGI
 app: `mockserver serve` now serves its ASGI form (`app.asgi_app`) under uvicorn workers,
@@ -35,7 +35,7 @@ from mockserver.cli import configure_logging, default_fixtures  # noqa: E402
 from mockserver.defaults import DEFAULT_SEED  # noqa: E402
 from mockserver.engine import Engine  # noqa: E402
 from mockserver.gateway import WsgiApp  # noqa: E402
-from mockserver.state import StateStore  # noqa: E402
+from mockserver.state import LocalStore  # noqa: E402
 
 
 def build() -> WsgiApp:
@@ -44,7 +44,7 @@ def build() -> WsgiApp:
     specs = [Path(p) for p in raw_specs.split(":") if p] or [ROOT / "specs"]
     fixtures = default_fixtures(specs)
     state = os.environ.get("MOCK_APP_STATE")
-    store = StateStore(Path(state) if state else None)
+    store = LocalStore(Path(state) if state else None)
     engine = Engine.from_paths(specs, fixtures, DEFAULT_SEED, store)
     settings = Settings(specs=tuple(specs), fixtures=fixtures, log_requests=True)
     flask_app = create_app(settings, engine)

@@ -10,7 +10,7 @@ this measurement only. In-process, nothing on the network:
 
 * `Engine.handle(record)` alone: routing, controls, validation, response;
 * the whole app through Flask's test client, set up as `mockserver serve` sets it
-  up (a file-backed StateStore, the access log on, written to /dev/null), so the
+  up (a file-backed LocalStore, the access log on, written to /dev/null), so the
   gateway (environ -> engine -> bytes), the journal and the log line are in.
 
 For each, the mean time per request (measured without the profiler), then the
@@ -46,7 +46,7 @@ from run import TENANT, huawei_events  # noqa: E402
 from mockserver.app import Settings, create_app  # noqa: E402
 from mockserver.engine import Engine  # noqa: E402
 from mockserver.journal import AccessLog  # noqa: E402
-from mockserver.state import StateStore  # noqa: E402
+from mockserver.state import LocalStore  # noqa: E402
 from mockserver.validation import RequestRecord  # noqa: E402
 
 
@@ -186,8 +186,8 @@ STAGES = (
     ("_answer", "mockserver/gateway.py", "  of which the reply's bytes and headers"),
     ("_journal", "mockserver/gateway.py", "  of which journal and access log (Gateway._journal)"),
     ("build_entry", "mockserver/journal.py", "    of which journal.build_entry"),
-    ("record", "mockserver/state.py", "    of which StateStore.record (handed to a thread)"),
-    ("write", "mockserver/state.py", "the journal's thread: StateStore.write"),
+    ("record", "mockserver/state/local.py", "    of which LocalStore.record (handed to a thread)"),
+    ("write", "mockserver/state/local.py", "the journal's thread: LocalStore.write"),
     ("__call__", "mockserver/journal.py", "the journal's thread: the access log"),
 )
 """(function, file it is in, what it stands for): the stages of one request."""
@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="mockprof-") as tmp:
         for key, sc in SCENARIOS.items():
             spec = ROOT / "specs" / sc["spec"]
-            store = StateStore(Path(tmp) / f"{key}.sqlite")
+            store = LocalStore(Path(tmp) / f"{key}.sqlite")
             engine = Engine.from_paths([spec], ROOT / "fixtures", store=store)
             settings = Settings(specs=(spec,), fixtures=ROOT / "fixtures", log_requests=True)
             app = create_app(settings, engine)

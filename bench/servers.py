@@ -481,7 +481,7 @@ def write_markdown(result: dict[str, Any], conclusion: str) -> str:
         "ceiling; for MockWorker its `asgi` form, the view called inline on the event "
         "loop); **mock** = the real mockserver app on all bundled specs, built as "
         "`mockserver serve` builds it (bench/mock_app.py, the WSGI app: shared SQLite "
-        "StateStore, access log to stdout = /dev/null, gc.freeze) -- for MockWorker it is "
+        "LocalStore, access log to stdout = /dev/null, gc.freeze) -- for MockWorker it is "
         "`mockserver serve specs --workers 2` itself. Scenarios: **a** Huawei "
         "POST /V1.0/{project_id}/events, valid 3-event body (mock: 201); **d** the same "
         "with `X-Mock-Status: 500` (mock: 500; bare ignores the header).",

@@ -7,9 +7,9 @@ with wrk as bench/run.py does:
     .venv/bin/python bench/whatif.py specs/huawei-ces-events.yaml --port 4551 \\
         --no-journal --no-log --threads 2
 
-    --no-journal  StateStore.record does nothing (no SQLite write per request)
+    --no-journal  LocalStore.record does nothing (no SQLite write per request)
     --no-log      no access log line
-    --time-record write StateStore.record's wall-time figures to bench-record-<pid>.json
+    --time-record write LocalStore.record's wall-time figures to bench-record-<pid>.json
                   in the temp folder, every 200 calls
 
 (`--rs`, request validators on jsonschema-rs, is gone: the server has used them since
@@ -34,14 +34,14 @@ sys.path.insert(0, str(ROOT / "bench"))
 from mockserver.app import Settings, asgi_app, create_app  # noqa: E402
 from mockserver.engine import Engine  # noqa: E402
 from mockserver.serving import ServeOptions, serve  # noqa: E402
-from mockserver.state import StateStore  # noqa: E402
+from mockserver.state import LocalStore  # noqa: E402
 
 
 def time_record(folder: Path) -> None:
-    original = StateStore.record
+    original = LocalStore.record
     stats = {"calls": 0, "total_s": 0.0, "over_1ms": 0, "over_5ms": 0, "max_s": 0.0}
 
-    def record(self: StateStore, *args: Any, **kwargs: Any) -> None:
+    def record(self: LocalStore, *args: Any, **kwargs: Any) -> None:
         start = time.perf_counter()
         original(self, *args, **kwargs)
         took = time.perf_counter() - start
@@ -53,7 +53,7 @@ def time_record(folder: Path) -> None:
         if stats["calls"] % 200 == 0:
             (folder / f"bench-record-{os.getpid()}.json").write_text(json.dumps(stats))
 
-    StateStore.record = record  # type: ignore[method-assign]
+    LocalStore.record = record  # type: ignore[method-assign]
 
 
 def main() -> int:
@@ -69,10 +69,10 @@ def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="mockwhatif-"))
     if args.time_record:
         time_record(folder)
-        print(f"StateStore.record figures go to {folder}", flush=True)
+        print(f"LocalStore.record figures go to {folder}", flush=True)
     if args.no_journal:
-        StateStore.record = lambda self, *a, **k: None  # type: ignore[method-assign]
-    store = StateStore(folder / "state.sqlite")
+        LocalStore.record = lambda self, *a, **k: None  # type: ignore[method-assign]
+    store = LocalStore(folder / "state.sqlite")
     fixtures = ROOT / "fixtures"
     engine = Engine.from_paths([args.spec], fixtures, 4010, store)
     settings = Settings(specs=(args.spec,), fixtures=fixtures, log_requests=not args.no_log)

@@ -25,8 +25,17 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
 from mockserver import admin, journal, problems
-from mockserver.controls import example_names
-from mockserver.defaults import DEFAULT_JOURNAL_SIZE, DEFAULT_MAX_BODY, DEFAULT_SEED, bundled
+from mockserver.controls import documented_keys, example_names
+from mockserver.cors import CorsPolicy, is_preflight
+from mockserver.defaults import (
+    DEFAULT_JOURNAL_BYTES,
+    DEFAULT_JOURNAL_SIZE,
+    DEFAULT_MAX_BODY,
+    DEFAULT_MAX_SESSIONS,
+    DEFAULT_SEED,
+    DEFAULT_SESSION_TTL,
+    bundled,
+)
 from mockserver.engine import Engine
 from mockserver.gateway import ADMIN_PREFIX, AsgiGateway, Gateway
 from mockserver.problems import MockError
@@ -56,9 +65,19 @@ class Settings:
     seed: int = DEFAULT_SEED
     max_body: int = DEFAULT_MAX_BODY
     journal_size: int = DEFAULT_JOURNAL_SIZE
+    journal_bytes: int = DEFAULT_JOURNAL_BYTES
+    max_sessions: int = DEFAULT_MAX_SESSIONS
+    session_ttl: float = DEFAULT_SESSION_TTL
     admin_token: str | None = None
     log_format: str = "text"
     log_requests: bool = False
+    cors: CorsPolicy = field(default_factory=CorsPolicy)
+    credentials: tuple[str, ...] = ()
+    """`SCHEME=VALUE` pairs (`--credential`)."""
+    strict: bool = False
+    """`--strict`: any spec problem refuses the start (else each is one warning line)."""
+    version: str = ""
+    """What `/__mock/health` says is loaded: a digest of the files served (`reload`)."""
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Flask:
@@ -69,6 +88,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         settings.fixtures,
         settings.seed,
         base_paths=dict(settings.base_paths),
+        credentials=settings.credentials,
     )
     store = engine.store
     app = Flask("mockserver")
@@ -96,11 +116,19 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.get("/__mock/health")
     def health() -> Response:
+        state = store.health()
         return jsonify(
             {
-                "status": "ok",
+                "status": "ok" if state.ok else "degraded",
+                "state": {
+                    "backend": state.backend,
+                    "ok": state.ok,
+                    "detail": state.detail,
+                    "dropped": state.dropped,
+                },
                 "apis": [api.api_id for api in engine.apis],
                 "operations": len(engine.operations),
+                "version": settings.version,
             }
         )
 
@@ -116,7 +144,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @app.put("/__mock/scenarios")
     def put_scenarios() -> Response:
         session = admin_session()
-        text = request.get_data(cache=False).decode("utf-8", "replace")
+        try:
+            text = request.get_data(cache=False).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise problems.AdminError(
+                f"The scenarios were not loaded: the body is not UTF-8 (byte {exc.start})"
+            ) from None
         try:
             engine.scenarios.load(session, parse_document(text))
         except ScenarioError as exc:
@@ -133,11 +166,21 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         session = admin_session()
         try:
             filters = journal.parse_filters(request.args)
-            limit = int(request.args.get("limit", journal.MAX_LISTED))
-        except (journal.FilterError, ValueError) as exc:
+            listing = journal.parse_listing(request.args)
+        except journal.FilterError as exc:
             raise problems.AdminError(f"Bad journal query: {exc}") from None
-        pages = store.journal_pages(session, filters, max(0, min(limit, journal.MAX_LISTED)))
-        return Response(journal.listing_json(session, pages), mimetype="application/json")
+        info = store.journal_info(session)
+        matched = store.journal_count(session, filters)
+        about = {
+            "order": listing.order,
+            "limit": listing.limit,
+            "matched": matched,
+            "cut": matched > listing.limit,
+            "evicted": info.evicted,
+            "dropped": info.dropped,
+        }
+        pages = store.journal_pages(session, filters, listing.limit, order=listing.order)
+        return Response(journal.listing_json(session, pages, about), mimetype="application/json")
 
     @app.delete("/__mock/requests")
     def clear_requests() -> Response:
@@ -146,7 +189,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.get("/__mock/coverage")
     def coverage() -> Response:
-        return jsonify(journal.coverage_report(engine, store, admin_session()))
+        return jsonify(journal.coverage_report(engine, store, admin_session_or_all()))
+
+    @app.delete("/__mock/coverage")
+    def clear_coverage() -> Response:
+        store.clear_coverage(admin_session_or_all())
+        return Response(status=204)
 
     admin.register(app)  # the index, the admin API's description, the dashboard
 
@@ -208,8 +256,29 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             )
         )
 
+    @app.after_request
+    def cors_headers(response: Response) -> Response:
+        """The admin API answers browsers as the API does (see `cors.py`)."""
+        policy = settings.cors
+        origin = request.headers.get("Origin")
+        if not policy.enabled:
+            return response
+        if is_preflight(request.method, {k.lower(): v for k, v in request.headers.items()}):
+            methods = [m.strip() for m in response.headers.get("Allow", "").split(",")]
+            asked = request.headers.get("Access-Control-Request-Headers")
+            added = policy.preflight_headers(str(origin), [m for m in methods if m], asked, "*")
+        else:
+            added = policy.answer_headers(origin, response.headers.items())
+        for key, value in added:
+            response.headers[key] = value
+        return response
+
     app.wsgi_app = Gateway(  # type: ignore[method-assign]
-        engine, app.wsgi_app, max_body=settings.max_body, journal_size=settings.journal_size
+        engine,
+        app.wsgi_app,
+        max_body=settings.max_body,
+        journal_size=settings.journal_size,
+        cors=settings.cors,
     )
     if settings.log_requests:
         store.after_write = journal.AccessLog(sys.stdout, settings.log_format)
@@ -264,6 +333,12 @@ def admin_session() -> str:
     return request.args.get("session") or request.headers.get("X-Mock-Session") or DEFAULT_SESSION
 
 
+def admin_session_or_all() -> str | None:
+    """The session a coverage call is about, as `admin_session`; None (every session)
+    when it names none."""
+    return request.args.get("session") or request.headers.get("X-Mock-Session") or None
+
+
 def scenarios_body(engine: Engine, session: str) -> dict[str, Any]:
     current = engine.scenarios.current(session)
     return {"rules": len(current.rules), "document": current.document}
@@ -302,7 +377,7 @@ def describe_api(engine: Engine, api_id: str) -> dict[str, Any]:
                 "path": op.path,
                 "servedPath": op.served_path,
                 "summary": op.summary,
-                "statuses": list(op.statuses),
+                "statuses": documented_keys(op),
                 "examples": {str(s): example_names(op, engine.fixtures, s) for s in op.statuses},
             }
             for op in api.operations

@@ -15,29 +15,39 @@ import dataclasses
 import json
 import logging
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mockserver import __version__, logs
+from mockserver.cors import CorsError, CorsPolicy
 from mockserver.defaults import (
+    DEFAULT_JOURNAL_BYTES,
     DEFAULT_JOURNAL_SIZE,
     DEFAULT_MAX_BODY,
     DEFAULT_MAX_HEAD,
     DEFAULT_MAX_HEADER,
     DEFAULT_MAX_REQUEST_LINE,
+    DEFAULT_MAX_SESSIONS,
     DEFAULT_SEED,
+    DEFAULT_SESSION_TTL,
     bundled,
     default_workers,
 )
+from mockserver.security import CredentialError
 from mockserver.spec.check import SpecCheck
-from mockserver.spec.errors import SpecError
+from mockserver.spec.errors import Problem, Problems, SpecError
 
 if TYPE_CHECKING:
     from mockserver.app import Settings
+    from mockserver.engine import Engine
+    from mockserver.gateway import AsgiGateway
     from mockserver.serving import ServeOptions
     from mockserver.spec import Operation
+    from mockserver.state import Store
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4010
@@ -115,6 +125,27 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _cors(text: str) -> CorsPolicy:
+    """`on`, `off`, or origins separated by commas."""
+    try:
+        return CorsPolicy.parse(text)
+    except CorsError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _credential(text: str) -> str:
+    """`SCHEME=VALUE`: a security scheme's name in the spec, and the one value it takes."""
+    scheme, sep, _ = text.partition("=")
+    if not sep or not scheme.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not SCHEME=VALUE")
+    return text
+
+
+def _credentials(text: str) -> list[str]:
+    """`MOCKSERVER_CREDENTIALS`: `SCHEME=VALUE` pairs separated by commas."""
+    return [_credential(pair.strip()) for pair in text.split(",") if pair.strip()]
+
+
 def _base_path(text: str) -> tuple[str, str]:
     """`--base-path [API=]PATH`: ("", PATH) for every API, (API, PATH) for one."""
     api, sep, path = text.rpartition("=")
@@ -132,6 +163,16 @@ def _base_paths(text: str) -> list[tuple[str, str]]:
     return [_base_path(entry.strip()) for entry in text.split(",")]
 
 
+def _switch(text: str) -> bool:
+    """An on/off setting from the environment: 1/true/yes/on or 0/false/no/off."""
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r} is not one of 1, true, yes, on, 0, false, no, off")
+
+
 def _log_format(value: str) -> str:
     if value not in ("text", "json"):
         raise ValueError(value)
@@ -140,8 +181,10 @@ def _log_format(value: str) -> str:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="mockserver", description="An OpenAPI 3.1 mock server for contract tests."
+        prog="mockserver",
+        description="An OpenAPI (3.1, 3.0, Swagger 2.0) mock server for contract tests.",
     )
+    parser.add_argument("--version", action="version", version=f"mockserver {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     def with_sources(sub: argparse.ArgumentParser, env: bool = False) -> None:
@@ -245,12 +288,58 @@ def _parser() -> argparse.ArgumentParser:
         "--journal-size",
         type=_count,
         default=_env("JOURNAL_SIZE", _count, DEFAULT_JOURNAL_SIZE),
-        help=f"requests kept in the journal (default {DEFAULT_JOURNAL_SIZE})",
+        help=f"requests kept in the journal, per session (default {DEFAULT_JOURNAL_SIZE})",
+    )
+    serve.add_argument(
+        "--journal-bytes",
+        type=_count,
+        default=_env("JOURNAL_BYTES", _count, DEFAULT_JOURNAL_BYTES),
+        help="bytes of journal entries kept, all sessions together; the oldest go first "
+        f"(default {DEFAULT_JOURNAL_BYTES})",
+    )
+    serve.add_argument(
+        "--max-sessions",
+        type=_count,
+        default=_env("MAX_SESSIONS", _count, DEFAULT_MAX_SESSIONS),
+        help="sessions whose state is kept; the least recently used is forgotten first "
+        f"(default {DEFAULT_MAX_SESSIONS})",
+    )
+    serve.add_argument(
+        "--session-ttl",
+        type=_seconds,
+        default=_env("SESSION_TTL", _seconds, DEFAULT_SESSION_TTL),
+        help=f"seconds a session may go unused before it is forgotten "
+        f"(default {DEFAULT_SESSION_TTL:g})",
     )
     serve.add_argument(
         "--admin-token",
         default=_env("ADMIN_TOKEN", str, None),
         help="require this token on /__mock/ admin routes (health stays open)",
+    )
+    serve.add_argument(
+        "--cors",
+        type=_cors,
+        default=_env("CORS", _cors, CorsPolicy()),
+        metavar="on|off|ORIGIN,...",
+        help="CORS for browser front-ends: on (any origin, the default), off, or only "
+        "these origins (http://localhost:3000,https://app.example)",
+    )
+    serve.add_argument(
+        "--credential",
+        type=_credential,
+        action="append",
+        default=None,
+        metavar="SCHEME=VALUE",
+        help="accept only VALUE for the security scheme SCHEME (its name in the spec; "
+        "repeatable; for bearer-like schemes the token, for basic user:pass); without it "
+        "any well-formed credential passes (env MOCKSERVER_CREDENTIALS, comma-separated)",
+    )
+    serve.add_argument(
+        "--watch",
+        action="store_true",
+        default=_env("WATCH", _switch, False),
+        help="reload the specs, fixtures and scenario file when one changes (SIGHUP "
+        "reloads them too)",
     )
     serve.add_argument(
         "--log-format",
@@ -259,7 +348,17 @@ def _parser() -> argparse.ArgumentParser:
         help="one line per request on stdout, as text or JSON",
     )
 
-    validate = commands.add_parser("validate", help="check specs and fixtures, then exit")
+    serve.add_argument(
+        "--strict",
+        action="store_true",
+        default=_env("STRICT", _switch, False),
+        help="refuse to start on any spec problem, as `validate` reports them (default: "
+        "serve, with one warning line per problem)",
+    )
+
+    validate = commands.add_parser(
+        "validate", help="list every problem of the specs and fixtures; exit 1 if any"
+    )
     with_sources(validate)
     routes = commands.add_parser("routes", help="list every operation and its statuses")
     with_sources(routes)
@@ -268,7 +367,9 @@ def _parser() -> argparse.ArgumentParser:
     coverage.add_argument(
         "--url", default=f"http://{DEFAULT_HOST}:{DEFAULT_PORT}", help="base URL of the mock"
     )
-    coverage.add_argument("--session", default=None, help="the X-Mock-Session to report on")
+    coverage.add_argument(
+        "--session", default=None, help="report on this X-Mock-Session only (default: all)"
+    )
     coverage.add_argument(
         "--fail-under",
         type=float,
@@ -297,10 +398,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     check = SpecCheck(specs) if args.command == "serve" else None
     # Everything heavy is imported from here on, while the spec check runs.
     from mockserver.app import Settings
+    from mockserver.controls import documented_keys
     from mockserver.engine import Engine
     from mockserver.scenarios import ScenarioError
-    from mockserver.serving import ServeOptions
+    from mockserver.serving import ListenError, ServeOptions
 
+    log_format = args.log_format if args.command == "serve" else "text"
     try:
         if check is not None:
             settings = Settings(
@@ -310,9 +413,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 seed=args.seed,
                 max_body=args.max_body,
                 journal_size=args.journal_size,
+                journal_bytes=args.journal_bytes,
+                max_sessions=args.max_sessions,
+                session_ttl=args.session_ttl,
                 admin_token=args.admin_token or None,
                 log_format=args.log_format,
                 log_requests=True,
+                cors=args.cors,
+                credentials=tuple(
+                    args.credential
+                    if args.credential is not None
+                    else _env("CREDENTIALS", _credentials, [])
+                ),
+                strict=args.strict,
             )
             options = ServeOptions(
                 args.host,
@@ -323,31 +436,86 @@ def main(argv: Sequence[str] | None = None) -> int:
                 max_header=args.max_header,
                 max_request_line=args.max_request_line,
                 max_head=args.max_head,
+                log_format=args.log_format,
             )
-            return serve(settings, options, args.scenarios, check)
-        engine = Engine.from_paths(specs, fixtures, base_paths=dict(base_paths))
-    except (SpecError, ScenarioError, OSError) as exc:
-        print(f"mockserver: {exc}", file=sys.stderr)
+            return serve(settings, options, args.scenarios, check, watch=args.watch)
+        problems = Problems(echo=False)
+        try:
+            engine = Engine.from_paths(
+                specs, fixtures, base_paths=dict(base_paths), problems=problems
+            )
+        except SpecError as exc:
+            if args.command != "validate":
+                raise
+            problems.extend(exc.problems)
+            return _refuse(problems)
+    except (ConfigError, CredentialError, ScenarioError) as exc:
+        # a value that cannot be used, as for the options
+        print(logs.line(log_format, "error", f"mockserver: {exc}"), file=sys.stderr)
+        return 2
+    except ListenError as exc:
+        print(logs.line(log_format, "error", f"mockserver: {exc.strerror}"), file=sys.stderr)
+        return 2
+    except SpecError as exc:
+        for line in str(exc).splitlines():
+            print(logs.line(log_format, "error", f"mockserver: {line}"), file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(logs.line(log_format, "error", f"mockserver: {exc}"), file=sys.stderr)
         return 1
     finally:
         if check is not None:
             check.cancel()
     if args.command == "validate":
-        print(
+        if len(problems):
+            return _refuse(problems)
+        emit(
             f"ok: {len(engine.apis)} APIs, {len(engine.operations)} operations, "
-            f"{sum(len(v) for v in engine.fixtures.bodies.values())} fixtures"
+            f"{sum(len(v) for v in engine.fixtures.bodies.values())} fixtures\n"
         )
         return 0
+    warn_about(problems)
+    lines = []
     for op in engine.operations:
-        statuses = " ".join(map(str, op.statuses))
-        print(f"{op.method:7} {op.served_path:70} {op.api}.{op.operation_id}  [{statuses}]")
+        statuses = " ".join(map(str, documented_keys(op)))
+        lines.append(f"{op.method:7} {op.served_path:70} {op.api}.{op.operation_id}  [{statuses}]")
+    emit("".join(line + "\n" for line in lines))
     return 0
 
 
-def configure_logging() -> None:
-    """Warnings on stderr. (The one line per request on stdout is `journal.AccessLog`,
-    written by each worker's journal thread.)"""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+def _refuse(problems: Problems) -> int:
+    """`validate`'s verdict on specs with problems: each on a line of its own, exit 1."""
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    files = len({p.source for p in problems})
+    noun = "problem" if len(problems) == 1 else "problems"
+    print(f"mockserver: {len(problems)} {noun} in {files} file(s)", file=sys.stderr)
+    return 1
+
+
+def warn_about(problems: Iterable[Problem], log_format: str = "text") -> None:
+    """One line on stderr per spec defect that did not stop loading."""
+    for problem in problems:
+        print(logs.line(log_format, "warning", f"mockserver: warning: {problem}"), file=sys.stderr)
+
+
+def emit(text: str) -> None:
+    """Write `text` on stdout. A reader that went away (`mockserver routes | head -1`)
+    wanted no more: the rest goes to /dev/null, quietly, and the command's exit code
+    stays what it would have been."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the flush at exit has somewhere to go
+        os.close(devnull)
+
+
+def configure_logging(log_format: str = "text") -> None:
+    """Warnings on stderr, as text or JSON lines. (The one line per request on stdout
+    is `journal.AccessLog`, written by each worker's journal thread.)"""
+    logs.configure(log_format)
 
 
 def serve(
@@ -355,57 +523,118 @@ def serve(
     options: ServeOptions,
     scenarios: Path | None = None,
     check: SpecCheck | None = None,
+    *,
+    watch: bool = False,
 ) -> int:
     """Build everything, then serve until SIGTERM or SIGINT (requests in flight finish).
+    SIGHUP, and with `watch` a change of a spec, fixture or the scenario file, builds
+    everything anew and serves it (`mockserver.reload`).
 
-    `check`, the OpenAPI check of the specs already running in a child process, must
-    pass before anything is served; without one, the specs are checked here."""
+    `check`, the OpenAPI check of the specs already running in a child process, is
+    waited for before anything is served; without one, the specs are checked here. Its
+    findings and the loader's are warnings, or with `settings.strict` a refusal
+    (`SpecError`)."""
+    from mockserver.serving import serve as serve_forever
+    from mockserver.state import Bounds, open_store
+
+    sources = [*settings.specs, settings.fixtures, scenarios]
+    # gunicorn forks the workers inside `serve_forever`: a worker that stops (at a reload,
+    # or one the arbiter replaces) leaves through this frame too, and must not remove the
+    # state the master and the other workers still use.
+    owner, state_dir = os.getpid(), tempfile.mkdtemp(prefix="mockserver-")
+    try:
+        bounds = Bounds(settings.journal_bytes, settings.max_sessions, settings.session_ttl)
+        store = open_store(None, Path(state_dir), bounds)
+        first = build(settings, options, scenarios, store, check)
+        configure_logging(settings.log_format)
+
+        def announce(url: str) -> None:
+            operations = len(first.engine.operations)
+            message = f"mockserver: serving {operations} operations on {url}"
+            print(logs.line(settings.log_format, "info", message, url=url), flush=True)
+
+        def rebuild() -> AsgiGateway:
+            new = build(settings, options, scenarios, store)
+            logging.getLogger("mockserver").warning(
+                "mockserver: reloaded: serving %d operations (version %s)",
+                len(new.engine.operations),
+                new.version,
+            )
+            return new.app
+
+        try:
+            return serve_forever(
+                first.app,
+                first.options,
+                announce,
+                rebuild,
+                [p for p in sources if p] if watch else None,
+            )
+        finally:
+            store.close()
+    finally:
+        if os.getpid() == owner:
+            shutil.rmtree(state_dir, ignore_errors=True)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Built:
+    """What `build` made: the app, its engine, the options it needs, its version."""
+
+    app: AsgiGateway
+    engine: Engine
+    options: ServeOptions
+    version: str
+
+
+def build(
+    settings: Settings,
+    options: ServeOptions,
+    scenarios: Path | None,
+    store: Store,
+    check: SpecCheck | None = None,
+) -> Built:
+    """The app `serve` serves, from the files as they are now: specs read, checked
+    (here, unless `check` already runs in a child) and compiled, fixtures validated, the
+    scenario file loaded into the default session. Raises what stops a start."""
+    from mockserver import reload
     from mockserver.app import asgi_app, create_app
     from mockserver.engine import Engine
     from mockserver.scenarios import ScenarioError, parse_document
-    from mockserver.serving import serve as serve_forever
-    from mockserver.state import DEFAULT_SESSION, StateStore
+    from mockserver.spec.load import merge
+    from mockserver.state import DEFAULT_SESSION
 
-    with tempfile.TemporaryDirectory(prefix="mockserver-") as state_dir:
-        store = StateStore(Path(state_dir) / "state.sqlite")
+    version = reload.version([*settings.specs, settings.fixtures, scenarios])
+    problems = Problems(echo=False)
+    engine = Engine.from_paths(
+        list(settings.specs),
+        settings.fixtures,
+        settings.seed,
+        store,
+        check is None,
+        dict(settings.base_paths),
+        problems,
+        settings.credentials,
+    )
+    if check is not None:
+        merge(problems, check.result())
+    if settings.strict and len(problems):
+        raise SpecError.of(problems)
+    warn_about(problems, settings.log_format)
+    if scenarios is not None:
         try:
-            engine = Engine.from_paths(
-                list(settings.specs),
-                settings.fixtures,
-                settings.seed,
-                store,
-                check is None,
-                dict(settings.base_paths),
-            )
-        except Exception:
-            # Compiling assumes valid OpenAPI: any failure may be the check's to report.
-            if check is not None:
-                check.result()
-            raise
-        if check is not None:
-            check.result()
-        if scenarios is not None:
-            try:
-                text = scenarios.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise ScenarioError(f"{scenarios}: cannot read: {exc}") from None
-            try:
-                engine.scenarios.load(DEFAULT_SESSION, parse_document(text))
-            except ScenarioError as exc:
-                raise ScenarioError(f"{scenarios}: {exc}") from None
-        if options.max_header is None:
-            longest = documented_header_length(engine.operations)
-            options = dataclasses.replace(options, max_header=max(DEFAULT_MAX_HEADER, longest))
-        app = asgi_app(create_app(settings, engine), options.threads)
-        configure_logging()
-
-        def announce(url: str) -> None:
-            print(f"mockserver: serving {len(engine.operations)} operations on {url}", flush=True)
-
+            text = scenarios.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ScenarioError(f"{scenarios}: cannot read: {exc}") from None
         try:
-            return serve_forever(app, options, announce)
-        finally:
-            store.close()
+            engine.scenarios.load(DEFAULT_SESSION, parse_document(text))
+        except ScenarioError as exc:
+            raise ScenarioError(f"{scenarios}: {exc}") from None
+    if options.max_header is None:
+        longest = documented_header_length(engine.operations)
+        options = dataclasses.replace(options, max_header=max(DEFAULT_MAX_HEADER, longest))
+    app = create_app(dataclasses.replace(settings, version=version), engine)
+    return Built(asgi_app(app, options.threads), engine, options, version)
 
 
 def documented_header_length(operations: Iterable[Operation]) -> int:
@@ -441,11 +670,11 @@ def coverage(args: argparse.Namespace) -> int:
     from mockserver.journal import render_junit, render_text
 
     if args.format == "json":
-        print(json.dumps(report, indent=2))
+        emit(json.dumps(report, indent=2) + "\n")
     elif args.format == "junit":
-        print(render_junit(report), end="")
+        emit(render_junit(report, args.fail_under))
     else:
-        print(render_text(report))
+        emit(render_text(report) + "\n")
     percent = float(report["totals"]["statuses"]["percent"])
     if args.fail_under is not None and percent < args.fail_under:
         print(

@@ -74,17 +74,9 @@ def decode(headers: Mapping[str, str], op: Operation, fixtures: FixtureStore) ->
     if not any((raw_status, raw_example, raw_dynamic, raw_seed, raw_delay, raw_fault)):
         return NO_CONTROLS
 
-    documented = ", ".join(map(str, op.statuses))
     status: int | None = None
     if raw_status is not None:
-        text = raw_status.strip()
-        if not text.isdigit() or int(text) not in op.responses:
-            raise BadControl(
-                f"X-Mock-Status {text[:20]!r} is not a status that {op.operation_id} documents; "
-                f"use one of: {documented}",
-                extra={"control": "X-Mock-Status", "valid": list(op.statuses)},
-            )
-        status = int(text)
+        status = forced_status(raw_status, op)
 
     example: str | None = None
     if raw_example is not None:
@@ -95,7 +87,7 @@ def decode(headers: Mapping[str, str], op: Operation, fixtures: FixtureStore) ->
             raise BadControl(
                 f"X-Mock-Example {example[:40]!r} is not an example or fixture of "
                 f"{op.operation_id} for status {target}; known: {', '.join(valid) or '(none)'}",
-                extra={"control": "X-Mock-Example", "status": target, "valid": valid},
+                extra={"control": "X-Mock-Example", "forStatus": target, "valid": valid},
             )
 
     dynamic = False
@@ -140,6 +132,35 @@ def decode(headers: Mapping[str, str], op: Operation, fixtures: FixtureStore) ->
             )
 
     return Controls(status, example, dynamic, seed, delay, fault)
+
+
+def documented_keys(op: Operation) -> list[int | str]:
+    """The documented statuses, numbers first, then ranges and `default` as written."""
+    return [*op.statuses, *op.ranges]
+
+
+def forced_status(raw: str, op: Operation) -> int:
+    """The status `X-Mock-Status` (or `Prefer: code=`) asks for: a number the operation
+    documents under its number, its range (`4XX`) or `default`; or a range or `default`
+    itself, answered as that response's own status (`4XX` -> 400). Else `BadControl`."""
+    text = raw.strip()
+    key = text.upper() if text.upper() in op.ranges else text.lower()
+    if key in op.ranges:
+        return op.ranges[key].status
+    number = int(text) if text.isdigit() and len(text) == 3 else 0
+    if 100 <= number <= 599 and op.response_for(number) is not None:
+        return number
+    valid = documented_keys(op)
+    hint = (
+        "; `default` is documented, so any status from 100 to 599 may be forced"
+        if "default" in op.ranges
+        else ""
+    )
+    raise BadControl(
+        f"X-Mock-Status {text[:20]!r} is not a status that {op.operation_id} documents; "
+        f"use one of: {', '.join(map(str, valid))}{hint}",
+        extra={"control": "X-Mock-Status", "valid": valid},
+    )
 
 
 def example_names(op: Operation, fixtures: FixtureStore, status: int) -> list[str]:

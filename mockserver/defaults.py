@@ -13,6 +13,11 @@ from pathlib import Path
 DEFAULT_SEED = 4010
 DEFAULT_MAX_BODY = 5 * 1024 * 1024
 DEFAULT_JOURNAL_SIZE = 10_000
+"""Journal entries kept per session."""
+DEFAULT_JOURNAL_BYTES = 256 * 1024 * 1024
+"""Bytes of stored journal entries kept, all sessions together."""
+DEFAULT_MAX_SESSIONS = 10_000
+DEFAULT_SESSION_TTL = 24 * 3600.0
 DEFAULT_MAX_HEADER = 16 * 1024
 """Longest header, in bytes, unless a loaded spec documents a longer one."""
 DEFAULT_MAX_REQUEST_LINE = 64 * 1024

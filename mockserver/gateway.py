@@ -47,7 +47,8 @@ from werkzeug.http import remove_entity_headers
 from werkzeug.urls import iri_to_uri
 
 from mockserver import journal, problems, wire
-from mockserver.engine import SESSION_HEADER, Engine, Outcome
+from mockserver.cors import CorsPolicy, is_preflight
+from mockserver.engine import SESSION_HEADER, Allowed, Engine, Outcome
 from mockserver.media import serialise
 from mockserver.problems import MockError
 from mockserver.state import DEFAULT_SESSION
@@ -162,6 +163,22 @@ def _set(headers: Headers, name: str, value: str) -> None:
     headers.append((name, value))
 
 
+def _add(headers: Headers, name: str, value: str) -> None:
+    """Add a CORS header: `Vary` joins an existing one, any other replaces its namesake
+    (a scenario's or a documented header of the same name)."""
+    lowered = name.lower()
+    if lowered == "vary":
+        for i, (key, present) in enumerate(headers):
+            if key.lower() == "vary":
+                merged = [v.strip() for v in present.split(",") if v.strip()]
+                merged += [v.strip() for v in value.split(",") if v.strip() not in merged]
+                headers[i] = (key, ", ".join(merged))
+                return
+        headers.append((name, value))
+        return
+    _set(headers, name, value)
+
+
 def status_line(status: int) -> str:
     """`201 Created`, for WSGI's `start_response` (the phrase from `wire.reason`)."""
     return wire.status_text(status)
@@ -202,11 +219,13 @@ class Gateway:
         *,
         max_body: int,
         journal_size: int,
+        cors: CorsPolicy | None = None,
     ) -> None:
         self.engine = engine
         self.admin_app = admin_app
         self.max_body = max_body
         self.journal_size = journal_size
+        self.cors = cors if cors is not None else CorsPolicy()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = request_path(environ)
@@ -220,6 +239,7 @@ class Gateway:
             lambda headers: read_body(environ, headers, self.max_body),
             faults_possible=False,  # a WSGI app cannot reach the connection
             raw_path=request_raw_path(environ),
+            raw_query=environ.get("QUERY_STRING") or "",
         )
         if exchange.delay:
             time.sleep(exchange.delay)
@@ -254,24 +274,34 @@ class Gateway:
         read_body: Callable[[dict[str, str]], bytes],
         faults_possible: bool,
         raw_path: str = "",
+        raw_query: str = "",
     ) -> Exchange:
         """Read the request through the server's readers, run the engine, and shape the
         answer; every error becomes its problem document here. `path` is decoded,
-        `raw_path` as sent (what the router splits, see `routing.py`)."""
+        `raw_path` as sent (what the router splits, see `routing.py`); `raw_query` is the
+        query string as sent (latin-1 text of its bytes)."""
         exchange = Exchange(method, path, time.time())
+        preflight = False
         try:
             headers = read_headers()
             query = read_query()
             exchange.record = RequestRecord(  # if no body comes
-                method, path, query, headers, raw_path=raw_path
+                method, path, query, headers, raw_query=raw_query, raw_path=raw_path
             )
             sent = read_body(headers)
             if sent:
                 exchange.record = RequestRecord(
-                    method, path, query, headers, sent, raw_path=raw_path
+                    method, path, query, headers, sent, raw_query=raw_query, raw_path=raw_path
                 )
-            exchange.outcome = self.engine.handle(exchange.record)
-            self._answer(exchange, exchange.outcome, faults_possible)
+            preflight = self.cors.enabled and self._preflight(exchange, headers)
+            if not preflight:
+                result = self.engine.handle(exchange.record)
+                if isinstance(result, Allowed):
+                    exchange.status = 204
+                    exchange.headers = [("Allow", ", ".join(result.methods))]
+                else:
+                    exchange.outcome = result
+                    self._answer(exchange, result, faults_possible)
         except MockError as exc:
             exchange.error = exc.kind
             self._problem(exchange, exc)
@@ -289,7 +319,32 @@ class Gateway:
                     "bug, please report it with the request that caused it."
                 ),
             )
+        if self.cors.enabled and not preflight:
+            origin = exchange.record.header("origin") if exchange.record is not None else None
+            for key, value in self.cors.answer_headers(origin, exchange.headers):
+                _add(exchange.headers, key, value)
         return exchange
+
+    def _preflight(self, exchange: Exchange, headers: dict[str, str]) -> bool:
+        """Answer a CORS preflight for a documented path (204, the path's methods, the
+        request headers asked for that the operation takes); False if this is none."""
+        if not is_preflight(exchange.method, headers):
+            return False
+        asked = headers["access-control-request-method"].strip()
+        record = exchange.record
+        facts = self.engine.preflight((record and record.raw_path) or exchange.path, asked)
+        if facts is None:
+            return False  # no such path: the engine's 404 says so
+        exchange.status = 204
+        exchange.headers = [("Allow", ", ".join(facts.methods))]
+        for key, value in self.cors.preflight_headers(
+            headers["origin"],
+            facts.methods,
+            headers.get("access-control-request-headers"),
+            facts.headers,
+        ):
+            _add(exchange.headers, key, value)
+        return True
 
     @staticmethod
     def _answer(exchange: Exchange, outcome: Outcome, faults_possible: bool) -> None:
@@ -530,4 +585,5 @@ class AsgiGateway:
             body_or_refusal,
             faults_possible,
             raw_path,
+            query_string.decode("latin-1"),
         )

@@ -31,11 +31,24 @@ from faker import Faker
 from mockserver.schemas import INT32, INT64, SchemaContext
 
 MAX_DEPTH = 6
-"""How many nested objects/arrays deep optional content is still produced."""
+"""How many nested objects/arrays deep optional content is still produced; past it only
+the shortest valid shape is (required properties, `minItems` items, `null` or a scalar
+branch where one is allowed)."""
+HARD_DEPTH = MAX_DEPTH + 24
+"""Past this depth a branch that still nests is abandoned for another (`_TooDeep`)."""
 
+SAFE_INTEGER = 2**53 - 1
+"""The largest integer a JavaScript client holds exactly: generated integers stay within
+±SAFE_INTEGER unless the schema demands more."""
+SPAN = 10_000
+"""The width of the range an integer is drawn from when its schema leaves it open."""
+NUMBER_SPAN = 1000.0
+WIDE = 10**6
+"""A range wider than this is narrowed to a plausible one."""
 DEFAULT_MAX_ITEMS = 3
 _EPOCH_2025 = 1735689600  # 2025-01-01T00:00:00Z
 _YEAR = 365 * 24 * 3600
+_BRANCH_TRIES = 4
 
 
 @dataclass(slots=True)
@@ -63,15 +76,30 @@ class GenContext:
 Generator = Callable[[GenContext], Any]
 
 
+class _TooDeep(Exception):
+    """A value would nest deeper than HARD_DEPTH: the branch being tried is given up."""
+
+
 def compile_schema(schema: Any, ctx: SchemaContext, *, name: str = "") -> Generator:
     """Compile `schema` (a node of `ctx`'s document) into a generator, once.
 
     One compiler per document: a `$ref` is compiled once however many responses use it
-    (a spec of a thousand operations refers to the same few hundred components)."""
+    (a spec of a thousand operations refers to the same few hundred components).
+    The generator never raises: a schema whose every valid value nests deeper than
+    HARD_DEPTH (a required recursive property with no way out) gives None.
+    """
     compiler = _COMPILERS.get(ctx)
     if compiler is None:
         compiler = _COMPILERS[ctx] = _Compiler(ctx)
-    return compiler.compile(schema, name)
+    inner = compiler.compile(schema, name)
+
+    def generate(gctx: GenContext) -> Any:
+        try:
+            return inner(gctx)
+        except _TooDeep:
+            return None
+
+    return generate
 
 
 def make_context(
@@ -82,7 +110,9 @@ def make_context(
 
 
 class _Lazy:
-    """A generator filled in after its target is compiled: makes recursive `$ref`s work."""
+    """A generator filled in after its target is compiled: makes recursive schemas work."""
+
+    __slots__ = ("target",)
 
     def __init__(self) -> None:
         self.target: Generator | None = None
@@ -123,7 +153,11 @@ class _Compiler:
 
     def __init__(self, ctx: SchemaContext) -> None:
         self.ctx = ctx
-        self.refs: dict[str, Generator] = {}
+        # Every schema node compiled, by identity (and the name it is generated for):
+        # a node met again while it is being compiled is a recursion, answered by a
+        # `_Lazy`. The node is kept beside its generator so that its id stays its own.
+        self.done: dict[tuple[int, str], tuple[Any, Generator]] = {}
+        self.ref_of: dict[int, str] = {}
 
     # -- dispatch ---------------------------------------------------------------
     def compile(self, schema: Any, name: str) -> Generator:
@@ -133,23 +167,37 @@ class _Compiler:
             return _constant(None)
         if not isinstance(schema, Mapping):
             return _any_value
-        if "$ref" in schema and len(schema) == 1:
-            return self._ref(schema["$ref"], name)
-        schema = self._inline(schema)
+        key = (id(schema), name)
+        known = self.done.get(key)
+        if known is not None:
+            return known[1]
+        lazy = _Lazy()
+        self.done[key] = (schema, lazy)
+        generator = self._compile(schema, name)
+        lazy.target = generator
+        self.done[key] = (schema, generator)
+        return generator
+
+    def _compile(self, original: Mapping[str, Any], name: str) -> Generator:
+        if "$ref" in original and len(original) == 1:
+            return self._ref(original["$ref"], name)
+        schema = self._inline(original)
         if "const" in schema:
             return _constant(schema["const"])
-        if "enum" in schema:
+        authored = self._authored(schema, name)
+        if authored:
+            return _choice(authored)
+        if "enum" in schema and isinstance(schema["enum"], list) and schema["enum"]:
             return _choice(list(schema["enum"]))
         if "allOf" in schema:
-            return self.compile(self._merge_all_of(schema), name)
+            merged = self._merge_all_of(schema)
+            if "allOf" in merged:  # a cycle of allOfs: what was merged so far
+                merged = {k: v for k, v in merged.items() if k != "allOf"}
+            self.ref_of.setdefault(id(merged), self.ref_of.get(id(original), ""))
+            return self._tagged(self.compile(merged, name), merged, original)
         for keyword in ("oneOf", "anyOf"):
-            if keyword in schema:
-                base = {k: v for k, v in schema.items() if k != keyword}
-                branches = [
-                    self.compile(self._merge([base, self._inline(b)]), name)
-                    for b in schema[keyword]
-                ]
-                return _branch(branches)
+            if isinstance(schema.get(keyword), list) and schema[keyword]:
+                return self._branches(schema, keyword, name)
         kind = _pick_type(schema)
         builders: dict[str, Callable[[Mapping[str, Any], str], Generator]] = {
             "object": self._object,
@@ -160,17 +208,17 @@ class _Compiler:
             "boolean": lambda s, n: _boolean,
             "null": lambda s, n: _constant(None),
         }
-        return builders.get(kind, self._string)(schema, name)
+        generator = builders.get(kind, self._string)(schema, name)
+        declared = schema.get("type")
+        if isinstance(declared, list) and "null" in declared and kind != "null":
+            return _nullable(generator)
+        return generator
 
     def _ref(self, ref: str, name: str) -> Generator:
-        key = f"{ref}|{name}"
-        if key in self.refs:
-            return self.refs[key]
-        lazy = _Lazy()
-        self.refs[key] = lazy
-        target = self.compile(self.ctx.pointer(ref), name)
-        lazy.target = target
-        return target
+        target = self.ctx.pointer(ref)
+        if isinstance(target, Mapping):
+            self.ref_of.setdefault(id(target), ref)
+        return self.compile(target, name)
 
     def _inline(self, schema: Mapping[str, Any]) -> Mapping[str, Any]:
         """Merge a `$ref` that stands beside other keywords into them (3.1 allows it)."""
@@ -180,11 +228,22 @@ class _Compiler:
         return self._merge([self.ctx.resolve({"$ref": schema["$ref"]}), rest])
 
     def _merge_all_of(self, schema: Mapping[str, Any]) -> dict[str, Any]:
-        base = {k: v for k, v in schema.items() if k != "allOf"}
-        parts = [self._inline(self.ctx.resolve(p)) for p in schema["allOf"]]
-        merged = self._merge([base, *parts])
-        if "allOf" in merged:
-            return self._merge_all_of(merged)
+        """One schema from `schema` and its `allOf` parts, nested allOfs included; a part
+        met twice (a schema that includes itself) is merged once."""
+        merged: dict[str, Any] = {}
+        seen: set[int] = set()
+        pending: list[Any] = [schema]
+        while pending:
+            node = pending.pop(0)
+            node = self.ctx.resolve(node) if isinstance(node, Mapping) else node
+            if not isinstance(node, Mapping) or id(node) in seen:
+                continue
+            seen.add(id(node))
+            node = self._inline(node)
+            parts = node.get("allOf")
+            merged = self._merge([merged, {k: v for k, v in node.items() if k != "allOf"}])
+            if isinstance(parts, list):
+                pending[:0] = parts
         return merged
 
     @staticmethod
@@ -192,9 +251,17 @@ class _Compiler:
         merged: dict[str, Any] = {}
         for part in parts:
             for key, value in part.items():
-                if key == "properties":
-                    merged.setdefault("properties", {}).update(value)
-                elif key == "required":
+                if key == "properties" and isinstance(value, Mapping):
+                    # A property two parts both describe must satisfy both.
+                    props = dict(merged.get("properties", {}))
+                    for prop, prop_schema in value.items():
+                        known = props.get(prop)
+                        both = known is not None and known is not prop_schema
+                        props[prop] = {"allOf": [known, prop_schema]} if both else prop_schema
+                    merged["properties"] = props
+                elif key == "type" and "type" in merged and merged["type"] != value:
+                    merged["type"] = _common_type(merged["type"], value)
+                elif key == "required" and isinstance(value, list):
                     merged["required"] = list(dict.fromkeys([*merged.get("required", []), *value]))
                 elif key in ("minLength", "minItems", "minimum", "minProperties"):
                     merged[key] = max(merged.get(key, value), value)
@@ -204,13 +271,103 @@ class _Compiler:
                     merged[key] = value
         return merged
 
+    def _authored(self, schema: Mapping[str, Any], name: str) -> list[Any]:
+        """The values the author wrote (`examples`, `example`, `default`) that are valid
+        against the schema: generation picks among them before inventing any. A property
+        named as an identifier takes only its `default`: its examples show a shape, and
+        two resources of one answer must not share an id."""
+        candidates: list[Any] = []
+        examples = schema.get("examples")
+        keywords = ("default",) if _is_identifier(name) else ("example", "default")
+        if isinstance(examples, list) and "example" in keywords:
+            candidates.extend(examples)
+        for keyword in keywords:
+            if keyword in schema:
+                candidates.append(schema[keyword])
+        if not candidates:
+            return []
+        try:
+            check = self.ctx.checker(schema).is_valid
+            return [value for value in candidates if _is_json(value) and check(value)]
+        except (ValueError, TypeError):  # a schema the validator cannot take
+            return []
+
+    def _check(self, schema: Any) -> Callable[[Any], bool]:
+        try:
+            return self.ctx.checker(schema).is_valid
+        except (ValueError, TypeError):
+            return lambda value: True
+
+    def _tagged(
+        self, generator: Generator, merged: Mapping[str, Any], original: Mapping[str, Any]
+    ) -> Generator:
+        """A schema that inherits a `discriminator` through allOf (Cat: allOf [Pet, ...])
+        carries the discriminator value that names it."""
+        discriminator = merged.get("discriminator")
+        ref = self.ref_of.get(id(original), "")
+        if not isinstance(discriminator, Mapping) or "discriminator" in original or not ref:
+            return generator
+        prop = discriminator.get("propertyName")
+        tag = _tag_for(ref, discriminator)
+        if not isinstance(prop, str) or tag is None:
+            return generator
+        prop_schema = merged.get("properties", {}).get(prop, {})
+        try:
+            if not self.ctx.checker(prop_schema).is_valid(tag):
+                return generator
+        except (ValueError, TypeError):
+            return generator
+        return _with_tag(generator, prop, tag)
+
+    def _branches(self, schema: Mapping[str, Any], keyword: str, name: str) -> Generator:
+        """`oneOf` / `anyOf`: a branch drawn at random, each merged with the keywords
+        beside it. For `oneOf` the value is checked to match exactly one branch (another
+        try, then another branch, when not); a `discriminator` sets its property to the
+        value that names the branch (its `mapping` key, else the schema's name)."""
+        base = {k: v for k, v in schema.items() if k != keyword}
+        raw = list(schema[keyword])
+        discriminator = schema.get("discriminator")
+        prop = discriminator.get("propertyName") if isinstance(discriminator, Mapping) else None
+        branches: list[_Branch] = []
+        for part in raw:
+            resolved = self.ctx.resolve(part) if isinstance(part, Mapping) else part
+            merged = self._merge([base, self._inline(resolved)]) if base else resolved
+            ref = part.get("$ref") if isinstance(part, Mapping) else None
+            if base and isinstance(ref, str) and isinstance(merged, Mapping):
+                self.ref_of.setdefault(id(merged), ref)
+            generator = self.compile(merged, name)
+            tag = (
+                _tag_for(ref, discriminator)
+                if isinstance(prop, str)
+                and isinstance(ref, str)
+                and isinstance(discriminator, Mapping)
+                else None
+            )
+            if tag is not None and isinstance(prop, str):
+                generator = _with_tag(generator, prop, tag)
+            branches.append(_Branch(generator, _rank(merged)))
+        checks: list[Callable[[Any], bool]] | None = None
+        if len(raw) > 1:
+            try:
+                checks = [self.ctx.checker(part).is_valid for part in raw]
+            except (ValueError, TypeError):
+                checks = None
+        return _branch(branches, checks, exclusive=keyword == "oneOf")
+
     # -- structures -------------------------------------------------------------
     def _object(self, schema: Mapping[str, Any], name: str) -> Generator:
         properties = schema.get("properties", {})
-        required = set(schema.get("required", []))
+        if not isinstance(properties, Mapping):
+            properties = {}
+        required = set(schema.get("required", []) or [])
         fields = []
         for prop_name, prop_schema in properties.items():
+            if _annotated(self.ctx, prop_schema, "writeOnly"):
+                continue  # never in a response, even when required (it is the request's)
             gen = self.compile(prop_schema, prop_name)
+            if isinstance(prop_schema, Mapping) and "allOf" in prop_schema:
+                # Parts merged into one may still disagree: what they make is checked.
+                gen = _checked(gen, self._check(prop_schema))
             # Whether a value the client sent fits this property: only yes or no is
             # needed, so jsonschema-rs (the request-side validator) answers, ~1-2 µs
             # where the `jsonschema` package took ~10-15 µs per echoed field. Built on
@@ -218,20 +375,26 @@ class _Compiler:
             accepts = _Accepts(self.ctx, prop_schema)
             fields.append((prop_name, prop_name in required, gen, accepts))
         # Required names with no declared property still need a value.
-        for missing in sorted(required - set(properties)):
+        for missing in sorted(str(r) for r in required - set(properties)):
             fields.append((missing, True, _word, lambda value: True))
         extra = schema.get("additionalProperties")
         extra_gen: Generator | None = None
         if not properties and extra not in (None, False):
             extra_gen = self.compile(extra if isinstance(extra, Mapping) else {}, "")
         min_props = int(schema.get("minProperties", 0))
+        max_props = int(schema.get("maxProperties", max(min_props, 3)))
 
         def generate(gctx: GenContext) -> Any:
             out: dict[str, Any] = {}
             body = gctx.body
-            source = body if isinstance(body, Mapping) else {}
+            # Past MAX_DEPTH the request body is no longer followed: what is answered
+            # there is the shortest shape, however deep the client's body goes.
+            source = body if isinstance(body, Mapping) and gctx.depth < MAX_DEPTH else {}
             gctx.depth += 1
             try:
+                if gctx.depth > HARD_DEPTH:
+                    raise _TooDeep
+                lean = gctx.depth > MAX_DEPTH
                 for prop_name, is_required, gen, accepts in fields:
                     # What the client sent is echoed even where the property is optional.
                     echoed = _echo_value(prop_name, source, gctx.echo, accepts)
@@ -240,17 +403,25 @@ class _Compiler:
                         continue
                     # Optional properties are always shown (the full documented shape),
                     # except past MAX_DEPTH, which is what bounds recursive schemas.
-                    if not is_required and gctx.depth > MAX_DEPTH:
+                    if not is_required and lean:
                         continue
                     # Descend into the matching part of the request body, if any.
                     gctx.body = source.get(prop_name)
                     try:
-                        out[prop_name] = gen(gctx)
+                        value = gen(gctx)
                     finally:
                         gctx.body = source
+                    if value is _MISSING:  # no valid value was made for it
+                        if not is_required:
+                            continue
+                        value = None
+                    out[prop_name] = value
                 if extra_gen is not None:
-                    count = max(min_props, 0 if gctx.depth > MAX_DEPTH else gctx.rng.randint(1, 3))
-                    for _ in range(count):
+                    low = min(min_props, max_props)
+                    count = low if lean else gctx.rng.randint(max(low, 1), max(low, 1, max_props))
+                    attempts = 0
+                    while len(out) < count and attempts < count * 10:
+                        attempts += 1
                         out[_key(gctx)] = extra_gen(gctx)
             finally:
                 gctx.depth -= 1
@@ -267,21 +438,22 @@ class _Compiler:
 
         def generate(gctx: GenContext) -> Any:
             body = gctx.body
-            if isinstance(body, list) and low <= len(body) <= high:
-                # One item per request item: a batch answered item by item.
-                out = []
-                for item in body:
-                    gctx.body = item
-                    try:
-                        out.append(items(gctx))
-                    finally:
-                        gctx.body = body
-                return out
-            floor = low if gctx.depth > MAX_DEPTH else max(low, 1 if high >= 1 else 0)
-            count = gctx.rng.randint(floor, max(floor, min(high, floor + 2)))
             gctx.depth += 1
-            gctx.body = None
             try:
+                if gctx.depth > HARD_DEPTH:
+                    raise _TooDeep
+                if isinstance(body, list) and low <= len(body) <= high and gctx.depth <= MAX_DEPTH:
+                    # One item per request item: a batch answered item by item.
+                    out = []
+                    for item in body:
+                        gctx.body = item
+                        out.append(items(gctx))
+                    if not unique or _distinct(out):
+                        return out
+                lean = gctx.depth > MAX_DEPTH
+                floor = low if lean else max(low, 1 if high >= 1 else 0)
+                count = gctx.rng.randint(floor, max(floor, min(high, floor + 2)))
+                gctx.body = None
                 values: list[Any] = []
                 attempts = 0
                 while len(values) < count and attempts < count * 10:
@@ -310,39 +482,82 @@ class _Compiler:
         return _fit_length(_by_name(name), low, high)
 
     def _integer(self, schema: Mapping[str, Any], name: str) -> Generator:
-        fmt_low, fmt_high = INT32 if schema.get("format") == "int32" else INT64
-        low, high = _bounds(schema, fmt_low, fmt_high, integer=True)
+        limit_low, limit_high = (
+            INT32 if schema.get("format") == "int32" else (-SAFE_INTEGER, SAFE_INTEGER)
+        )
+        if schema.get("format") == "int64":
+            limit_low, limit_high = max(limit_low, INT64[0]), min(limit_high, INT64[1])
+        given_low, given_high = _bounds(schema, integer=True)
+        low = given_low if given_low is not None else limit_low
+        high = given_high if given_high is not None else limit_high
+        if given_low is None and high < low:
+            low = high - SPAN  # a maximum below -SAFE_INTEGER: the schema demands more
+        if given_high is None and high < low:
+            high = low + SPAN
         hint = name.lower()
-        if low <= 0 and high >= 10**6:
-            if "time" in hint or hint.endswith("at"):
+        span = 100 if ("count" in hint or "size" in hint or "number" in hint) else SPAN
+        seconds = (_EPOCH_2025, _EPOCH_2025 + _YEAR)
+        ms = (seconds[0] * 1000, seconds[1] * 1000)
+        pick_low, pick_high = low, high
+        if high - low > WIDE:
+            if ("time" in hint or hint.endswith("at")) and low <= seconds[0]:
                 # A plausible epoch in ms (or s when it would not fit), recent.
-                seconds = (_EPOCH_2025, _EPOCH_2025 + _YEAR)
-                ms = (seconds[0] * 1000, seconds[1] * 1000)
-                low, high = ms if high >= ms[1] else seconds
-            elif "count" in hint or "size" in hint or "number" in hint:
-                low, high = max(low, 0), min(high, 100)
+                window = ms if high >= ms[1] else seconds
+                if window[1] <= high:
+                    pick_low, pick_high = window
+                else:
+                    pick_low, pick_high = _narrow(low, high, span)
             else:
-                low, high = max(low, 0), min(high, 10_000)
+                pick_low, pick_high = _narrow(low, high, span)
         step = schema.get("multipleOf")
+        if isinstance(step, bool) or not isinstance(step, int) or step <= 0:
+            step = None
+        if step is not None and -(-pick_low // step) * step > pick_high:
+            pick_low, pick_high = low, high  # no multiple in the plausible range
 
         def generate(gctx: GenContext) -> Any:
-            if isinstance(step, int) and step > 0:
-                first = -(-low // step)
-                return gctx.rng.randint(first, max(first, high // step)) * step
-            return gctx.rng.randint(int(low), int(high))
+            if step is not None:
+                first = -(-pick_low // step)
+                return gctx.rng.randint(first, max(first, pick_high // step)) * step
+            return gctx.rng.randint(int(pick_low), int(pick_high))
 
         return generate
 
     def _number(self, schema: Mapping[str, Any], name: str) -> Generator:
-        low, high = _bounds(schema, -1e6, 1e6, integer=False)
-        if low <= 0 and high >= 1e4:
-            low, high = max(low, 0.0), min(high, 1000.0)
+        given_low, given_high = _bounds(schema, integer=False)
+        low = float(given_low) if given_low is not None else -1e15
+        high = float(given_high) if given_high is not None else 1e15
+        if given_low is None and high < low:
+            low = high - NUMBER_SPAN
+        if given_high is None and high < low:
+            high = low + NUMBER_SPAN
+        if high - low > 1e4:
+            low, high = (float(v) for v in _narrow(low, high, NUMBER_SPAN))
+        step = schema.get("multipleOf")
+        if isinstance(step, bool) or not isinstance(step, int | float) or step <= 0:
+            step = None
+        digits = _decimals(step) if step is not None else 2
 
         def generate(gctx: GenContext) -> Any:
+            if step is not None:
+                first, last = math.ceil(low / step), math.floor(high / step)
+                for _ in range(8):
+                    value = round(gctx.rng.randint(first, max(first, last)) * step, digits)
+                    if _multiple(value, step) and low <= value <= high:
+                        return value
+                return first * step
             value = round(gctx.rng.uniform(low, high), 2)
             return min(max(value, low), high)
 
         return generate
+
+
+@dataclass(frozen=True, slots=True)
+class _Branch:
+    generate: Generator
+    rank: int
+    """How short the branch's values are (null < scalar < array < object); past
+    MAX_DEPTH the shortest branch is tried first, which ends recursive shapes."""
 
 
 # -- small pieces ---------------------------------------------------------------------
@@ -368,8 +583,174 @@ def _choice(values: list[Any]) -> Generator:
     return lambda gctx: gctx.rng.choice(values)
 
 
-def _branch(branches: list[Generator]) -> Generator:
-    return lambda gctx: gctx.rng.choice(branches)(gctx)
+def _branch(
+    branches: list[_Branch], checks: list[Callable[[Any], bool]] | None, exclusive: bool
+) -> Generator:
+    """A value from one branch, tried in an order drawn from the run's randomness (the
+    shortest first past MAX_DEPTH). A value must pass exactly one of `checks` (oneOf,
+    `exclusive`) or at least one (anyOf); if no try gives one, the first value made is
+    kept."""
+    by_rank = sorted(range(len(branches)), key=lambda i: branches[i].rank)
+
+    def generate(gctx: GenContext) -> Any:
+        if gctx.depth >= MAX_DEPTH:
+            order = by_rank
+        else:
+            start = gctx.rng.randrange(len(branches))
+            order = [*range(start, len(branches)), *range(start)]
+        fallback: Any = _MISSING
+        live = list(order)
+        tries = max(_BRANCH_TRIES * len(order), 12) if checks is not None else len(order)
+        for attempt in range(tries):
+            if not live:
+                break
+            index = live[attempt % len(live)] if checks is not None else order[attempt]
+            try:
+                value = branches[index].generate(gctx)
+            except _TooDeep:
+                live.remove(index)
+                continue
+            if checks is None or (
+                sum(1 for check in checks if check(value)) == 1
+                if exclusive
+                else any(check(value) for check in checks)
+            ):
+                return value
+            if fallback is _MISSING:
+                fallback = value
+        if fallback is _MISSING:
+            raise _TooDeep
+        return fallback
+
+    return generate
+
+
+def _checked(generator: Generator, check: Callable[[Any], bool]) -> Generator:
+    """The generated value when it passes `check`, else `_MISSING` (two tries)."""
+
+    def generate(gctx: GenContext) -> Any:
+        for _ in range(2):
+            value = generator(gctx)
+            if check(value):
+                return value
+        return _MISSING
+
+    return generate
+
+
+def _common_type(first: Any, second: Any) -> Any:
+    """The `type` two merged parts allow (`integer` where one says `number`)."""
+    one = set(first) if isinstance(first, list) else {first}
+    two = set(second) if isinstance(second, list) else {second}
+    for wide, narrow in ((one, two), (two, one)):
+        if "number" in wide and "integer" in narrow:
+            wide.add("integer")
+    common = sorted(one & two, key=str)
+    if not common:
+        return second
+    return common[0] if len(common) == 1 else common
+
+
+def _nullable(generator: Generator) -> Generator:
+    """`type: [T, "null"]`: a T, or null past MAX_DEPTH (the shortest shape)."""
+    return lambda gctx: None if gctx.depth >= MAX_DEPTH else generator(gctx)
+
+
+def _with_tag(generator: Generator, prop: str, tag: str) -> Generator:
+    def generate(gctx: GenContext) -> Any:
+        value = generator(gctx)
+        if isinstance(value, dict):
+            value[prop] = tag
+        return value
+
+    return generate
+
+
+def _tag_for(ref: str, discriminator: Mapping[str, Any]) -> str | None:
+    """The discriminator value that names the schema `ref`: its `mapping` key (the mapping
+    may name it by ref or by schema name), else the schema's own name."""
+    schema_name = ref.rsplit("/", 1)[-1]
+    mapping = discriminator.get("mapping")
+    if isinstance(mapping, Mapping):
+        for key, target in mapping.items():
+            if not isinstance(target, str):
+                continue
+            if target in (ref, schema_name) or target.endswith("/" + schema_name):
+                return str(key)
+    return schema_name or None
+
+
+def _rank(schema: Any) -> int:
+    if not isinstance(schema, Mapping):
+        return 1
+    kind = _pick_type(schema)
+    declared = schema.get("type")
+    if kind == "null" or (isinstance(declared, list) and "null" in declared):
+        return 0
+    if kind == "array":
+        return 2 + int(schema.get("minItems", 0))
+    if kind == "object":
+        return 10 + len(schema.get("required", []) or [])
+    return 1
+
+
+def _annotated(ctx: SchemaContext, schema: Any, key: str) -> bool:
+    node = ctx.resolve(schema) if isinstance(schema, Mapping) else schema
+    if not isinstance(node, Mapping):
+        return False
+    if node.get(key) is True:
+        return True
+    parts = node.get("allOf")
+    return isinstance(parts, list) and any(
+        isinstance(p, Mapping) and ctx.resolve(p).get(key) is True for p in parts
+    )
+
+
+def _is_json(value: Any) -> bool:
+    """Whether an authored value is plain JSON data (YAML may give dates, sets...)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return not (isinstance(value, float) and not math.isfinite(value))
+    if isinstance(value, list):
+        return all(_is_json(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_json(v) for k, v in value.items())
+    return False
+
+
+def _is_identifier(name: str) -> bool:
+    key = name.lower().replace("_", "").replace("-", "")
+    return key.endswith(("id", "uuid", "guid", "locator"))
+
+
+def _distinct(values: list[Any]) -> bool:
+    return all(values[i] not in values[:i] for i in range(len(values)))
+
+
+def _narrow(low: Any, high: Any, span: Any) -> tuple[Any, Any]:
+    """A plausible part of a wide range: from 0 (or the nearest bound to it) `span` wide."""
+    if low <= 0 <= high:
+        return max(low, 0), min(high, span)
+    if low > 0:
+        return low, low + span
+    return high - span, high
+
+
+def _decimals(step: float) -> int:
+    text = repr(float(step))
+    if "e-" in text:
+        return int(text.split("e-")[1]) + len(text.split("e")[0].split(".")[-1])
+    return len(text.split(".")[1].rstrip("0")) if "." in text else 0
+
+
+def _multiple(value: float, step: float) -> bool:
+    """multipleOf as the `jsonschema` package checks it for floats."""
+    if isinstance(step, float):
+        quotient = value / step
+        try:
+            return int(quotient) == quotient
+        except OverflowError:
+            return False
+    return value % step == 0
 
 
 def _any_value(gctx: GenContext) -> Any:
@@ -404,20 +785,30 @@ def _pick_type(schema: Mapping[str, Any]) -> str:
     return "string"
 
 
-def _bounds(
-    schema: Mapping[str, Any], low: float, high: float, *, integer: bool
-) -> tuple[Any, Any]:
-    nudge = 1 if integer else 1e-6
-    if "minimum" in schema:
-        low = max(low, schema["minimum"])
-    if "exclusiveMinimum" in schema and not isinstance(schema["exclusiveMinimum"], bool):
-        low = max(low, schema["exclusiveMinimum"] + nudge)
-    if "maximum" in schema:
-        high = min(high, schema["maximum"])
-    if "exclusiveMaximum" in schema and not isinstance(schema["exclusiveMaximum"], bool):
-        high = min(high, schema["exclusiveMaximum"] - nudge)
+def _bounds(schema: Mapping[str, Any], *, integer: bool) -> tuple[Any, Any]:
+    """The bounds the schema states (None where it states none), exclusive ones made
+    inclusive (by 1 for integers, by a small step for numbers)."""
+    low: Any = None
+    high: Any = None
+
+    def number(value: Any) -> bool:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+
+    if number(schema.get("minimum")):
+        low = schema["minimum"]
+    if number(schema.get("exclusiveMinimum")):
+        bound = schema["exclusiveMinimum"]
+        nudged = math.floor(bound) + 1 if integer else bound + max(abs(bound) * 1e-9, 1e-6)
+        low = nudged if low is None else max(low, nudged)
+    if number(schema.get("maximum")):
+        high = schema["maximum"]
+    if number(schema.get("exclusiveMaximum")):
+        bound = schema["exclusiveMaximum"]
+        nudged = math.ceil(bound) - 1 if integer else bound - max(abs(bound) * 1e-9, 1e-6)
+        high = nudged if high is None else min(high, nudged)
     if integer:
-        return math.ceil(low), math.floor(high)
+        low = None if low is None else math.ceil(low)
+        high = None if high is None else math.floor(high)
     return low, high
 
 

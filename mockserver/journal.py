@@ -4,18 +4,25 @@ Every request to an API route is recorded once, after it is answered: when it ca
 what was sent (method, path, query, headers, body as JSON where it parsed), which
 operation it reached, the status answered, the controls used and the validation
 problems found (also where a forced status hid them). Entries live in the shared
-`StateStore`, so a request answered by any worker process is in the journal, in
+`Store`, so a request answered by any worker process is in the journal, in
 order; the journal keeps the newest `size` entries, so memory stays flat.
 
-Coverage is counted beside the journal and is never trimmed: for every operation,
-which documented statuses and which named examples were served, and how many requests
-were valid and invalid. `coverage_report` turns the counts into the report of
-`GET /__mock/coverage`; `render_text` and `render_junit` are for the CLI.
+A stored body is cut at `MAX_BODY_IN_JOURNAL` bytes: the entry then holds the first
+bytes as text, and `bodyTruncated` says so, with the whole body's size and SHA-256 (a
+test can still check what was sent). Parsed or not, no body makes an entry large.
+
+Coverage is counted beside the journal, per session, and is never trimmed with it nor
+cleared with a session's journal: for every operation, which documented statuses and
+which named examples were served, and how many requests were valid and invalid.
+`coverage_report` turns the counts of one session, or of all sessions, into the report
+of `GET /__mock/coverage`, with how to reach each status never served;
+`render_text` and `render_junit` are for the CLI.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import math
 import os
@@ -24,12 +31,15 @@ import re
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, TextIO
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import quoteattr
 
-from mockserver.controls import example_names
+from mockserver import logs
+from mockserver.controls import documented_keys, example_names
 from mockserver.engine import Engine, Outcome
-from mockserver.state import JOURNAL_FILTERS, StateStore
+from mockserver.spec import Operation
+from mockserver.state import JOURNAL_FILTERS, Order, Store
 from mockserver.validation import RequestRecord
 
 MAX_BODY_IN_JOURNAL = 64 * 1024
@@ -52,14 +62,22 @@ def build_entry(
     for key, value in record.query:
         query.setdefault(key, []).append(value)
     body: Any = None
-    if (
+    truncated: dict[str, Any] | None = None
+    if len(record.body) > MAX_BODY_IN_JOURNAL:
+        body = record.body[:MAX_BODY_IN_JOURNAL].decode("utf-8", "replace")
+        truncated = {
+            "size": len(record.body),
+            "kept": MAX_BODY_IN_JOURNAL,
+            "sha256": hashlib.sha256(record.body).hexdigest(),
+        }
+    elif (
         outcome is not None
         and outcome.checked.body is not None
         and not isinstance(outcome.checked.body, bytes)
     ):
         body = outcome.checked.body
     elif record.body:
-        body = record.body[:MAX_BODY_IN_JOURNAL].decode("utf-8", "replace")
+        body = record.body.decode("utf-8", "replace")
     op = outcome.operation if outcome else None
     checked = outcome.checked if outcome else None
     return {
@@ -70,6 +88,7 @@ def build_entry(
         "query": query,
         "headers": dict(record.headers),
         "body": body,
+        "bodyTruncated": truncated,
         "api": op.api if op else None,
         "operationId": op.operation_id if op else None,
         "status": status,
@@ -151,8 +170,8 @@ def _escape(found: re.Match[str]) -> str:
 class AccessLog:
     """One line per request on a stream, off the request path.
 
-    `StateStore` calls it on its journal thread with the rows of each batch written
-    (`StateStore.after_write`), so a request pays nothing for its line. The lines of a
+    The store calls it on its journal thread with the rows of each batch written
+    (`Store.after_write`), so a request pays nothing for its line. The lines of a
     batch are handed, as one text, to a thread of this process that writes them: a
     stream nobody reads (a full pipe) holds up that thread only, never the journal.
     Past `max_pending` characters waiting, lines are dropped and counted, and the count
@@ -192,7 +211,8 @@ class AccessLog:
                 self._pending -= len(text)
                 dropped, self.dropped = self.dropped, 0
             if dropped:
-                text += f"mockserver: {dropped} access log lines dropped: stdout was not read\n"
+                notice = f"mockserver: {dropped} access log lines dropped: stdout was not read"
+                text += logs.line(self.log_format, "warning", notice, dropped=dropped) + "\n"
             try:
                 self.stream.write(text)
                 self.stream.flush()
@@ -223,14 +243,22 @@ def coverage_keys(outcome: Outcome | None, status: int) -> list[tuple[str, str, 
     return keys
 
 
+LISTING_OPTIONS = ("session", "limit", "last", "order")
+"""Query parameters of a listing besides its filters."""
+
+
 def parse_filters(args: Mapping[str, str]) -> dict[str, Any]:
     """Query parameters -> journal filters; unknown names and bad values are refused."""
+    unknown = [key for key in args if key not in JOURNAL_FILTERS and key not in LISTING_OPTIONS]
+    if unknown:
+        named = ", ".join(repr(key[:40]) for key in unknown)
+        known = ", ".join((*JOURNAL_FILTERS, *LISTING_OPTIONS))
+        plural = "s" if len(unknown) > 1 else ""
+        raise FilterError(f"unknown filter{plural} {named}; the filters are: {known}")
     filters: dict[str, Any] = {}
     for key, value in args.items():
-        if key in ("session", "limit"):
+        if key in LISTING_OPTIONS:
             continue
-        if key not in JOURNAL_FILTERS:
-            raise FilterError(f"unknown filter {key!r}; use: {', '.join(JOURNAL_FILTERS)}")
         if key == "status":
             if not value.isdigit():
                 raise FilterError(f"status must be a number, not {value[:20]!r}")
@@ -261,10 +289,39 @@ def parse_since(value: str) -> float:
     return moment.timestamp()
 
 
-def listing_json(session: str, pages: Iterable[list[str]]) -> Iterator[str]:
-    """`{"session": ..., "requests": [...]}` in pieces, from entries already stored as JSON
-    text: a listing is streamed a page at a time, never parsed and re-encoded whole."""
-    yield f'{{"session": {json.dumps(session)}, "requests": ['
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """What a listing asks for: how many entries, which ones, in which order."""
+
+    limit: int
+    order: Order
+
+
+def parse_listing(args: Mapping[str, str]) -> Listing:
+    """`limit`, `last` and `order` of a listing: the oldest `limit` entries by default
+    (`MAX_LISTED` at most), `order=desc` for the newest first, `last=N` for the newest
+    N (oldest first, or newest first with `order=desc`); `last` wins over `limit`."""
+    order = args.get("order", "asc")
+    if order not in ("asc", "desc"):
+        raise FilterError(f"order must be asc or desc, not {order[:20]!r}")
+    name = "last" if "last" in args else "limit"
+    text = args.get(name, str(MAX_LISTED))
+    if not text.isdigit() or not text.isascii():
+        raise FilterError(f"{name} must be a whole number, not {text[:20]!r}")
+    limit = min(int(text), MAX_LISTED)
+    if name == "last" and order == "asc":
+        return Listing(limit, "last")
+    return Listing(limit, "desc" if order == "desc" else "asc")
+
+
+def listing_json(
+    session: str, pages: Iterable[list[str]], about: Mapping[str, Any] | None = None
+) -> Iterator[str]:
+    """`{"session": ..., <about>..., "requests": [...]}` in pieces, from entries already
+    stored as JSON text: a listing is streamed a page at a time, never parsed and
+    re-encoded whole."""
+    head = json.dumps({"session": session, **(about or {})})[:-1]
+    yield f'{head}, "requests": ['
     separator = ""
     for page in pages:
         yield separator + ",".join(page)
@@ -272,7 +329,8 @@ def listing_json(session: str, pages: Iterable[list[str]]) -> Iterator[str]:
     yield "]}\n"
 
 
-def coverage_report(engine: Engine, store: StateStore, session: str) -> dict[str, Any]:
+def coverage_report(engine: Engine, store: Store, session: str | None) -> dict[str, Any]:
+    """The coverage of one session, or of every session together (None)."""
     counts: dict[tuple[str, str], dict[str, dict[str, int]]] = {}
     for api, op_id, kind, key, count in store.coverage(session):
         counts.setdefault((api, op_id), {}).setdefault(kind, {})[key] = count
@@ -282,13 +340,16 @@ def coverage_report(engine: Engine, store: StateStore, session: str) -> dict[str
     for op in engine.operations:
         seen = counts.get((op.api, op.operation_id), {})
         statuses = seen.get("status", {})
-        served = sorted(int(s) for s in statuses if int(s) in op.responses)
+        keys = documented_keys(op)
+        answered = {_response_key(op, int(s)) for s in statuses if s.isdigit()}
+        served = [k for k in keys if k in answered]
         examples = [
             f"{s}.{name}" for s in op.statuses for name in example_names(op, engine.fixtures, s)
         ]
         examples_served = [e for e in examples if e in seen.get("example", {})]
         requests = seen.get("requests", {})
-        documented_statuses += len(op.statuses)
+        uncovered = [k for k in keys if k not in served]
+        documented_statuses += len(keys)
         served_statuses += len(served)
         documented_examples += len(examples)
         served_examples += len(examples_served)
@@ -300,10 +361,11 @@ def coverage_report(engine: Engine, store: StateStore, session: str) -> dict[str
                 "method": op.method,
                 "path": op.path,
                 "statuses": {
-                    "documented": list(op.statuses),
+                    "documented": keys,
                     "served": served,
-                    "uncovered": [s for s in op.statuses if s not in served],
+                    "uncovered": uncovered,
                     "counts": {k: v for k, v in sorted(statuses.items())},
+                    "reach": {str(k): how_to_reach(op, k) for k in uncovered},
                 },
                 "examples": {
                     "documented": examples,
@@ -318,6 +380,7 @@ def coverage_report(engine: Engine, store: StateStore, session: str) -> dict[str
         )
     return {
         "session": session,
+        "sessions": "all" if session is None else "one",
         "totals": {
             "operations": _share(called, len(engine.operations)),
             "statuses": _share(served_statuses, documented_statuses),
@@ -327,13 +390,37 @@ def coverage_report(engine: Engine, store: StateStore, session: str) -> dict[str
     }
 
 
+def _response_key(op: Operation, status: int) -> int | str | None:
+    """Which documented response a served status was answered from: its number, its
+    range (`4XX`) or `default`; None when it was none of them (the mock's own 400)."""
+    response = op.response_for(status)
+    if response is None:
+        return None
+    return status if status in op.responses else response.key
+
+
+def how_to_reach(op: Operation, key: int | str) -> dict[str, Any]:
+    """The two ways to make the mock answer the documented response `key` (a status, a
+    range such as `4XX`, or `default`) for an operation: the control header on a
+    request, or a scenario rule (for a client that cannot send headers)."""
+    status = key if isinstance(key, int) else op.ranges[key].status
+    return {
+        "header": f"X-Mock-Status: {key}",
+        "scenario": {
+            "match": {"api": op.api, "operationId": op.operation_id},
+            "respond": {"status": status},
+        },
+    }
+
+
 def _share(part: int, whole: int) -> dict[str, Any]:
     percent = 100.0 if whole == 0 else round(100.0 * part / whole, 1)
     return {"covered": part, "total": whole, "percent": percent}
 
 
 def render_text(report: Mapping[str, Any]) -> str:
-    """A table a person reads at a glance: one line per operation, then the totals."""
+    """A table a person reads at a glance: one line per operation, the totals, then how
+    to reach what was never served."""
     rows = [("OPERATION", "STATUSES", "UNCOVERED", "EXAMPLES", "VALID/INVALID")]
     for op in report["operations"]:
         statuses = op["statuses"]
@@ -358,29 +445,62 @@ def render_text(report: Mapping[str, Any]) -> str:
         lines.append(
             f"{name:<10} {share['covered']:>4}/{share['total']:<4} {share['percent']:5.1f}%"
         )
+    reach = [
+        f"  {op['method']} {op['path']} ({op['api']}.{op['operationId']}): "
+        + ", ".join(f"X-Mock-Status: {status}" for status in op["statuses"]["uncovered"])
+        for op in report["operations"]
+        if op["statuses"]["uncovered"]
+    ]
+    if reach:
+        lines += [
+            "",
+            "To reach an uncovered status, send its header with a request (or load a "
+            "scenario rule: {match: {operationId: ID}, respond: {status: S}}):",
+            *reach,
+        ]
     return "\n".join(lines)
 
 
-def render_junit(report: Mapping[str, Any]) -> str:
-    """One test case per operation; an uncovered documented status is a failure."""
+def render_junit(report: Mapping[str, Any], fail_under: float | None = None) -> str:
+    """One test case per operation and documented status: served passes, never served is
+    skipped (its message says how to reach it). Failures come only from the threshold:
+    with `fail_under`, one more case, `status coverage >= PCT%`, fails when the status
+    coverage is below it, as `mockserver coverage --fail-under` then exits 1."""
     cases = []
-    failures = 0
+    skipped = 0
     for op in report["operations"]:
-        name = quoteattr(f"{op['method']} {op['path']}")
         classname = quoteattr(f"{op['api']}.{op['operationId']}")
-        uncovered = op["statuses"]["uncovered"]
-        if uncovered:
-            failures += 1
-            message = quoteattr(f"documented statuses never served: {uncovered}")
+        served = set(op["statuses"]["served"])
+        for status in op["statuses"]["documented"]:
+            name = quoteattr(f"{op['method']} {op['path']} {status}")
+            if status in served:
+                cases.append(f"  <testcase classname={classname} name={name}/>")
+                continue
+            skipped += 1
+            message = quoteattr(
+                f"never served; send X-Mock-Status: {status} with a request, or load a "
+                f"scenario rule {{match: {{operationId: {op['operationId']}}}, "
+                f"respond: {{status: {status}}}}}"
+            )
             cases.append(
                 f"  <testcase classname={classname} name={name}>"
-                f"<failure message={message}>{escape(json.dumps(op))}</failure>"
-                f"</testcase>"
+                f"<skipped message={message}/></testcase>"
+            )
+    failures = 0
+    if fail_under is not None:
+        percent = float(report["totals"]["statuses"]["percent"])
+        name = quoteattr(f"status coverage >= {fail_under:.1f}%")
+        if percent < fail_under:
+            failures = 1
+            message = quoteattr(f"status coverage {percent:.1f}% is under {fail_under:.1f}%")
+            cases.append(
+                f'  <testcase classname="mockserver.coverage" name={name}>'
+                f"<failure message={message}/></testcase>"
             )
         else:
-            cases.append(f"  <testcase classname={classname} name={name}/>")
+            cases.append(f'  <testcase classname="mockserver.coverage" name={name}/>')
     return (
         '<?xml version="1.0" encoding="utf-8"?>\n'
         f'<testsuite name="mockserver contract coverage" tests="{len(cases)}" '
-        f'failures="{failures}">\n' + "\n".join(cases) + "\n</testsuite>\n"
+        f'failures="{failures}" skipped="{skipped}">\n' + "\n".join(cases) + "\n</testsuite>\n"
     )

@@ -15,6 +15,8 @@ from http import HTTPStatus
 from typing import Any
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+STANDARD_MEMBERS = frozenset({"type", "title", "status", "detail", "instance"})
+"""RFC 9457 §3.1: the members an extension may not redefine."""
 
 _EXTRA_SLUGS = {499: "client_closed_request"}
 
@@ -56,13 +58,17 @@ class MockError(Exception):
         self.headers = dict(headers or {})
 
     def body(self) -> dict[str, Any]:
-        return {
+        """The problem document: the RFC 9457 members first, then the extensions. An
+        extension never replaces a standard member (§3.1): `extra` keys of those names
+        are dropped, so `status` is always the HTTP status sent."""
+        standard = {
             "type": f"urn:mockserver:problem:{self.kind}",
             "title": status_phrase(self.status),
             "status": self.status,
             "detail": self.detail,
-            **self.extra,
         }
+        extensions = {k: v for k, v in self.extra.items() if k not in STANDARD_MEMBERS}
+        return {**standard, **extensions}
 
 
 class RouteNotFound(MockError):
@@ -90,6 +96,13 @@ class UndocumentedError(MockError):
 class MissingCredentials(MockError):
     status = 401
     kind = "missing-credentials"
+
+
+class NotAcceptable(MockError):
+    """The request's `Accept` names none of the media types the response documents."""
+
+    status = 406
+    kind = "not-acceptable"
 
 
 class BodyTooLarge(MockError):
@@ -130,6 +143,14 @@ class AdminUnauthorized(MockError):
 class FaultUnavailable(MockError):
     status = 501
     kind = "fault-unavailable"
+
+
+class StateUnavailable(MockError):
+    """The shared state (the local store's files, or Redis) cannot do what a request
+    needs: count a scenario's call, read scenarios. Answers that need no state go on."""
+
+    status = 503
+    kind = "state-unavailable"
 
 
 class InternalError(MockError):

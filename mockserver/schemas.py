@@ -23,7 +23,7 @@ from __future__ import annotations
 import ast
 import json
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -190,19 +190,29 @@ class _IntFormat:
 
 
 _KEYWORDS: dict[str, Any] = {"x-time-window": _TimeWindow, _INT_FORMAT_KEYWORD: _IntFormat}
+_SENT_KEYWORDS: dict[str, Any] = {_INT_FORMAT_KEYWORD: _IntFormat}
+"""What the mock sends is not held to `x-time-window` (examples are written once and age)."""
+_VISIBILITY = frozenset({"readOnly", "writeOnly"})
 
 
-def _prepare(node: Any) -> Any:
-    """A copy of a schema (or a whole document) in the form the request validators take.
+Hidden = Callable[[Any], bool]
+"""Whether a property's schema is left out of `required` on one side (readOnly properties
+in requests, writeOnly ones in responses)."""
+
+
+def _prepare(node: Any, hidden: Hidden | None = None) -> Any:
+    """A copy of a schema (or a whole document) in the form the jsonschema-rs validators take.
 
     Beside each `format: int32|int64`, the keyword that checks the range; beside each
     `additionalProperties: false` of an object with no `properties` or
     `patternProperties`, `properties: {}` (the same constraint, which jsonschema-rs
     then reports naming the unexpected properties, not as a bare `false` schema).
+    With `hidden`, the properties it names are dropped from each `required`.
     """
     if isinstance(node, Mapping):
         out = {
-            key: value if key in _DATA_KEYWORDS else _prepare(value) for key, value in node.items()
+            key: value if key in _DATA_KEYWORDS else _prepare(value, hidden)
+            for key, value in node.items()
         }
         if isinstance(out.get("format"), str) and out["format"] in _INT_FORMATS:
             out[_INT_FORMAT_KEYWORD] = out["format"]
@@ -212,10 +222,29 @@ def _prepare(node: Any) -> Any:
             and "patternProperties" not in out
         ):
             out["properties"] = {}
+        required, properties = node.get("required"), node.get("properties")
+        if hidden is not None and isinstance(required, list) and isinstance(properties, Mapping):
+            out["required"] = [
+                name for name in required if name not in properties or not hidden(properties[name])
+            ]
         return out
     if isinstance(node, list):
-        return [_prepare(item) for item in node]
+        return [_prepare(item, hidden) for item in node]
     return node
+
+
+def _mentions(document: Any, keys: frozenset[str]) -> set[str]:
+    """Which of `keys` occur as a key anywhere in `document` (walked without recursion)."""
+    found: set[str] = set()
+    stack = [document]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Mapping):
+            found.update(keys.intersection(node))
+            stack.extend(v for v in node.values() if isinstance(v, Mapping | list))
+        elif isinstance(node, list):
+            stack.extend(v for v in node if isinstance(v, Mapping | list))
+    return found
 
 
 class RequestValidator:
@@ -229,13 +258,20 @@ class RequestValidator:
 
     __slots__ = ("_compiled",)
 
-    def __init__(self, schema: Any, registry: jsonschema_rs.Registry | None = None) -> None:
+    def __init__(
+        self,
+        schema: Any,
+        registry: jsonschema_rs.Registry | None = None,
+        *,
+        hidden: Hidden | None = None,
+        keywords: Mapping[str, Any] | None = None,
+    ) -> None:
         try:
             self._compiled = jsonschema_rs.Draft202012Validator(
-                _prepare(schema),
+                _prepare(schema, hidden),
                 validate_formats=True,
                 registry=registry,
-                keywords=_KEYWORDS,
+                keywords=dict(_KEYWORDS if keywords is None else keywords),
                 mask=_MASK,
                 offline=True,
             )
@@ -305,13 +341,51 @@ class SchemaContext:
         self.api_id = api_id
         self.document = document
         self.base_uri = f"urn:mockserver:{api_id}"
-        resource = Resource.from_contents(document, default_specification=DRAFT202012)
+        # readOnly properties are never required of a request, writeOnly ones never of
+        # a response: each side's validators see their own variant of the document.
+        self._visibility = _mentions(document, _VISIBILITY)
+        self._read_only = self._flag("readOnly") if "readOnly" in self._visibility else None
+        self._write_only = self._flag("writeOnly") if "writeOnly" in self._visibility else None
+        sent = _prepare(document, self._write_only) if self._write_only else document
+        resource = Resource.from_contents(sent, default_specification=DRAFT202012)
         self.registry: Registry[Any] = Registry().with_resource(self.base_uri, resource)
         # The same document for jsonschema-rs, under the same URI, so that `rebase`d
         # refs resolve in both.
         self.request_registry = jsonschema_rs.Registry(
-            [(self.base_uri, _prepare(document))], draft=jsonschema_rs.Draft202012
+            [(self.base_uri, _prepare(document, self._read_only))],
+            draft=jsonschema_rs.Draft202012,
         )
+        self._sent_registry: jsonschema_rs.Registry | None = (
+            None if self._visibility else self.request_registry
+        )
+
+    def _flag(self, key: str) -> Hidden:
+        """Whether a schema (through `$ref`s and `allOf`) is annotated `key: true`."""
+
+        def flagged(node: Any, depth: int = 0) -> bool:
+            hops = 0
+            while isinstance(node, Mapping) and depth < 8:
+                if node.get(key) is True:
+                    return True
+                parts = node.get("allOf")
+                if isinstance(parts, list) and any(flagged(p, depth + 1) for p in parts):
+                    return True
+                ref = node.get("$ref")
+                hops += 1
+                if not isinstance(ref, str) or hops > MAX_REF_HOPS:
+                    return False
+                node = self._target(ref)
+            return False
+
+        return flagged
+
+    def _target(self, ref: str) -> Any:
+        if ref.startswith(self.base_uri):
+            ref = ref[len(self.base_uri) :]
+        try:
+            return self.pointer(ref)
+        except (ValueError, LookupError, TypeError):
+            return None
 
     def resolve(self, node: Any) -> Any:
         """Follow local `$ref`s until `node` is not a reference."""
@@ -350,9 +424,27 @@ class SchemaContext:
     def validator(self, schema: Any, *, for_request: bool) -> Any:
         """A validator for `schema` (a node of this document), built now, used many times."""
         if for_request:
-            return RequestValidator(self.rebase(schema), self.request_registry)
-        return ResponseValidator(
-            self.rebase(schema), registry=self.registry, format_checker=FORMAT_CHECKER
+            return RequestValidator(
+                self.rebase(schema), self.request_registry, hidden=self._read_only
+            )
+        root = self.rebase(schema)
+        if self._write_only is not None:
+            root = _prepare(root, self._write_only)
+        return ResponseValidator(root, registry=self.registry, format_checker=FORMAT_CHECKER)
+
+    def checker(self, schema: Any) -> RequestValidator:
+        """A fast yes/no validator of what the mock sends (generated values, headers):
+        jsonschema-rs, writeOnly properties not required, no `x-time-window`."""
+        if self._sent_registry is None:
+            self._sent_registry = jsonschema_rs.Registry(
+                [(self.base_uri, _prepare(self.document, self._write_only))],
+                draft=jsonschema_rs.Draft202012,
+            )
+        return RequestValidator(
+            self.rebase(schema),
+            self._sent_registry,
+            hidden=self._write_only,
+            keywords=_SENT_KEYWORDS,
         )
 
 

@@ -55,6 +55,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import errno
 import gc
 import logging
 import multiprocessing
@@ -66,9 +67,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from multiprocessing.sharedctypes import RawArray
+from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import httptools
+from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 from uvicorn.config import Config
@@ -76,11 +79,11 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
 
-from mockserver import problems, wire
+from mockserver import logs, problems, reload, wire
 from mockserver.defaults import DEFAULT_MAX_HEAD, DEFAULT_MAX_HEADER, DEFAULT_MAX_REQUEST_LINE
 from mockserver.faults import TransportFaults
 from mockserver.gateway import CONNECTION, AsgiApp, Exchange, answer_problem, asgi_headers
-from mockserver.state import claim_slot
+from mockserver.state.writer import claim_slot
 
 logger = logging.getLogger("mockserver")
 
@@ -488,15 +491,25 @@ class ConnectionShares:
     (bench/README.md: half the throughput, and twice the latency). With these counts a
     worker stops accepting while it holds `SLACK` or more connections than its least
     loaded sibling; the least loaded one always accepts, so nothing waits for long.
+
+    A worker that stops running (stopped by SIGSTOP or a debugger, or stuck in a long
+    call) would hold the others to its count plus the slack while the connections it
+    cannot take wait in the listen queue. So each worker also publishes when it last
+    looked at the shares (`beats`, the system's monotonic clock, which all processes
+    share); a sibling silent for `STALE` seconds no longer counts.
     """
 
     SLOTS = 64
     SLACK = 2
+    STALE = 1.0
+    """Seconds without a beat after which a sibling no longer limits the others (a
+    running worker beats at every turn of its loop and every 0.1 s tick)."""
 
     def __init__(self) -> None:
         self.pids = RawArray(ctypes.c_long, self.SLOTS)
         self.counts = RawArray(ctypes.c_int, self.SLOTS)
         self.leaving = RawArray(ctypes.c_byte, self.SLOTS)
+        self.beats = RawArray(ctypes.c_double, self.SLOTS)
         self.lock = multiprocessing.Lock()
 
     def claim(self, pid: int) -> int | None:
@@ -504,7 +517,7 @@ class ConnectionShares:
         return claim_slot(self.lock, self.pids, pid, self._reset)
 
     def _reset(self, slot: int) -> None:
-        self.counts[slot], self.leaving[slot] = 0, 0
+        self.counts[slot], self.leaving[slot], self.beats[slot] = 0, 0, 0.0
 
     def leave(self, slot: int) -> None:
         """This worker is stopping: its connections no longer hold the others back (a
@@ -517,18 +530,35 @@ class ConnectionShares:
             if self.pids[slot] == pid:  # not a slot another process has taken since
                 self.pids[slot], self.counts[slot], self.leaving[slot] = 0, 0, 0
 
-    def _siblings(self, slot: int) -> list[int]:
-        return [i for i in range(self.SLOTS) if i != slot and self.pids[i] and not self.leaving[i]]
+    def _siblings(self, slot: int, now: float | None = None) -> list[int]:
+        """The other workers that hold a slot, are not stopping and (with `now`) have
+        beaten within `STALE` seconds, or not yet at all (one that is starting)."""
+        return [
+            i
+            for i in range(self.SLOTS)
+            if i != slot
+            and self.pids[i]
+            and not self.leaving[i]
+            and (now is None or not self.beats[i] or now - self.beats[i] < self.STALE)
+        ]
 
     def present(self, exclude: int) -> int:
         """How many other workers hold a slot and are not stopping."""
         return len(self._siblings(exclude))
 
-    def limit(self, slot: int, held: int, most: int, missing_count: bool = False) -> int:
-        """Publish `held`; return how many connections this worker may hold now.
-        `missing_count`: a sibling that has not started yet counts as holding none."""
-        self.counts[slot] = held
-        others = [self.counts[i] for i in self._siblings(slot)]
+    def limit(
+        self,
+        slot: int,
+        held: int,
+        most: int,
+        missing_count: bool = False,
+        now: float | None = None,
+    ) -> int:
+        """Publish `held` (and a beat); return how many connections this worker may hold
+        now. `missing_count`: a sibling that has not started yet counts as holding none."""
+        now = time.monotonic() if now is None else now
+        self.counts[slot], self.beats[slot] = held, now
+        others = [self.counts[i] for i in self._siblings(slot, now)]
         if missing_count:
             others.append(0)
         return most if not others else min(most, min(others) + self.SLACK)
@@ -741,6 +771,36 @@ class ServeOptions:
     """Longest header (name and value), in bytes; None: `MockProtocol.MAX_FIELD`."""
     max_request_line: int = MockProtocol.MAX_LINE
     max_head: int = MockProtocol.MAX_HEAD
+    log_format: str = "text"
+    """`json`: gunicorn's own lines are JSON too (`JsonLogger`)."""
+
+
+class ListenError(OSError):
+    """The address cannot be listened on (a port in use, an address not of this host)."""
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here rather than by gunicorn: gunicorn retries a taken
+    port five times, a second apart, logging two lines each time; a mock started by a
+    test or a script should say so at once, in one line."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as exc:
+        shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        reason = exc.strerror or str(exc)
+        if exc.errno == errno.EADDRINUSE:
+            reason = "the port is already in use (is another server running there?)"
+        raise ListenError(exc.errno, f"cannot listen on {shown}: {reason}") from None
+
+
+class JsonLogger(glogging.Logger):  # type: ignore[misc]
+    """gunicorn's logger, its error log written as JSON lines (`--log-format json`)."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for handler in self.error_log.handlers:
+            handler.setFormatter(logs.JsonFormatter())
 
 
 MALLOC_ARENAS = 2
@@ -768,25 +828,58 @@ def _limit_malloc_arenas() -> None:
 
 
 class _GracefulArbiter(Arbiter):  # type: ignore[misc]
-    """gunicorn stops at once on SIGINT; a mock in a terminal should finish its requests."""
+    """gunicorn stops at once on SIGINT; a mock in a terminal should finish its requests.
+
+    On SIGHUP the new version is built first (`_Application.rebuilt`); only then does
+    gunicorn's reload start new workers on it and stop the old ones gracefully."""
 
     def handle_int(self) -> None:
         self.handle_term()
 
+    def handle_hup(self) -> None:
+        if self.app.rebuilt():
+            super().handle_hup()
+
+
+Rebuild = Callable[[], AsgiApp]
+"""Builds the app anew from the files it came from; raises when they cannot be served."""
+
 
 class _Application(BaseApplication):  # type: ignore[misc]
-    def __init__(self, app: AsgiApp, options: ServeOptions, announce: Callable[[str], None]):
+    def __init__(
+        self,
+        app: AsgiApp,
+        options: ServeOptions,
+        announce: Callable[[str], None],
+        rebuild: Rebuild | None = None,
+        watch: list[Path] | None = None,
+    ):
         self.application = app
         self.options = options
         self.announce = announce
+        self.rebuild = rebuild
+        self.watch = watch
+        # gunicorn takes the socket over by its number (and closes it when it stops).
+        self.listener = listen(options.host, options.port).detach()
         super().__init__()
+
+    def rebuilt(self) -> bool:
+        """Build the app anew for the workers about to be started; False (and one log
+        line) when the new files cannot be served, so the old workers keep serving."""
+        if self.rebuild is None:
+            return True
+        try:
+            self.application = self.rebuild()
+        except Exception as exc:  # a spec, fixture or scenario the user is still editing
+            message = " ".join(str(exc).split()) or type(exc).__name__
+            logger.error("mockserver: reload refused, the old version keeps serving: %s", message)
+            return False
+        return True
 
     def load_config(self) -> None:
         opts = self.options
         values = {
-            "bind": [
-                f"[{opts.host}]:{opts.port}" if ":" in opts.host else f"{opts.host}:{opts.port}"
-            ],
+            "bind": [f"fd://{self.listener}"],
             "workers": opts.workers,
             "worker_class": "mockserver.serving.MockWorker",
             "timeout": opts.timeout,
@@ -798,6 +891,8 @@ class _Application(BaseApplication):  # type: ignore[misc]
             "proc_name": "mockserver",
             "when_ready": self._ready,
         }
+        if opts.log_format == "json":
+            values["logger_class"] = JsonLogger
         if "control_socket_disable" in self.cfg.settings:
             # gunicorn >= 25.1 opens a control socket under $HOME by default; a mock
             # needs none, and a container user may have no writable home.
@@ -809,6 +904,8 @@ class _Application(BaseApplication):  # type: ignore[misc]
         host, port = server.LISTENERS[0].sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
         self.announce(f"http://{shown}:{port}")
+        if self.watch:
+            reload.Watcher(self.watch, reload.ask_for_reload).start()
 
     def load(self) -> AsgiApp:
         opts = self.options
@@ -827,12 +924,20 @@ class _Application(BaseApplication):  # type: ignore[misc]
         _GracefulArbiter(self).run()
 
 
-def serve(app: AsgiApp, options: ServeOptions, announce: Callable[[str], None]) -> int:
-    """Serve until SIGTERM or SIGINT; `announce` gets the URL once the port is bound."""
+def serve(
+    app: AsgiApp,
+    options: ServeOptions,
+    announce: Callable[[str], None],
+    rebuild: Rebuild | None = None,
+    watch: list[Path] | None = None,
+) -> int:
+    """Serve until SIGTERM or SIGINT; `announce` gets the URL once the port is bound.
+    SIGHUP (and a change in the `watch` files) serves what `rebuild` builds. Raises
+    `ListenError` when the address cannot be listened on."""
     saved = sys.argv
     sys.argv = [saved[0]]  # gunicorn's config reads argv; ours has been parsed already
     try:
-        _Application(app, options, announce).run()
+        _Application(app, options, announce, rebuild, watch).run()
     finally:
         sys.argv = saved
     return 0

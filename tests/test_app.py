@@ -8,13 +8,18 @@ from flask.testing import FlaskClient
 def test_a_method_flask_does_not_know_gets_the_specs_405(client: FlaskClient) -> None:
     response = client.open("/api/v1/events/query/", method="QUERY")
     assert response.status_code == 405
-    assert response.headers["Allow"] == "GET"
+    assert response.headers["Allow"] == "GET, HEAD, OPTIONS"  # HEAD with GET, and OPTIONS
     assert response.content_type == "application/problem+json"
 
 
-def test_head_is_not_taken_for_get(client: FlaskClient) -> None:
-    response = client.head("/api/v1/events/query/")
-    assert response.status_code == 405 and response.headers["Allow"] == "GET"
+def test_head_is_the_get_operation_without_a_body(client: FlaskClient) -> None:
+    headers = {"X-Mock-Session": "head-app"}
+    got = client.get("/api/v1/events/query/", headers=headers)
+    response = client.head("/api/v1/events/query/", headers=headers)
+    assert response.status_code == got.status_code
+    assert response.data == b""
+    assert response.headers["Content-Length"] == got.headers["Content-Length"]
+    assert response.headers["Content-Type"] == got.headers["Content-Type"]
 
 
 def test_a_newline_in_a_path_parameter_reaches_validation(client: FlaskClient) -> None:

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from mockserver.cli import main
-from mockserver.spec import SpecError
 from mockserver.spec import check as documents
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,10 +45,10 @@ def test_routes_lists_every_operation(capsys: pytest.CaptureFixture[str]) -> Non
     assert any("harness-iacm.sendModuleEvent" in line and "[200 400 401" in line for line in lines)
 
 
-def serve_once(spec: Path) -> subprocess.CompletedProcess[str]:
+def serve_once(spec: Path, *flags: str) -> subprocess.CompletedProcess[str]:
     """`mockserver serve SPEC` in a subprocess, for specs it must refuse (so it exits)."""
     return subprocess.run(
-        [sys.executable, "-m", "mockserver", "serve", str(spec), "--port", "0"],
+        [sys.executable, "-m", "mockserver", "serve", str(spec), "--port", "0", *flags],
         capture_output=True,
         text=True,
         timeout=60,
@@ -70,21 +69,57 @@ def test_serve_refuses_a_bad_spec_without_a_traceback(tmp_path: Path) -> None:
     ("text", "expected"),
     [
         # Compiles, but is not valid OpenAPI: only the check in the child process says so.
-        ("openapi: 3.1.0\ninfo: {title: x}\npaths: {}\n", '"version" is a required property'),
-        # Not valid OpenAPI, and does not compile either: the check's verdict comes first.
-        ("openapi: 3.1.0\ninfo: {title: x}\npaths: {/a: {get: {responses: 7}}}\n", "info"),
+        ("openapi: 3.1.0\ninfo: {title: x}\npaths: {}\n", "/info/version: 'version' is required"),
+        # Not valid OpenAPI, and the loader repairs it: both say so, each problem once.
+        (
+            "openapi: 3.1.0\ninfo: {title: x}\npaths: {/a: {get: {responses: 7}}}\n",
+            "/paths/~1a/get/responses: no responses documented",
+        ),
     ],
 )
-def test_serve_refuses_a_spec_the_openapi_check_refuses(
+def test_serve_strict_refuses_a_spec_the_openapi_check_refuses(
     tmp_path: Path, text: str, expected: str
 ) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(text, encoding="utf-8")
-    done = serve_once(bad)
+    done = serve_once(bad, "--strict")
     assert done.returncode == 1
     assert done.stdout == ""  # never announced, never served
-    assert str(bad) in done.stderr and expected in done.stderr
+    assert f"{bad}: {expected}" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_serve_warns_and_serves_a_spec_with_defects(tmp_path: Path) -> None:
+    spec = tmp_path / "defects.yaml"
+    spec.write_text(
+        "openapi: 3.0.3\npaths:\n  /a/{id}:\n    get:\n      responses: {200: {}}\n",
+        encoding="utf-8",
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mockserver", "serve", str(spec), "--port", "0", "--workers", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert server.stdout is not None
+        announced = server.stdout.readline()
+    finally:
+        server.terminate()
+        _, err = server.communicate(timeout=60)
+    assert announced.startswith("mockserver: serving 1 operations on http://127.0.0.1:")
+    warnings = [line for line in err.splitlines() if line.startswith("mockserver: warning: ")]
+    assert [w.split(": ", 3)[2:] for w in warnings] == [
+        [str(spec), "/info: no info object; the API is titled by its file name"],
+        [
+            str(spec),
+            "/paths/~1a~1{id}/get/parameters: path parameter 'id' of /a/{id} is not "
+            "declared; read as a required string",
+        ],
+        [str(spec), "/paths/~1a~1{id}/get/responses/200/description: response has no description"],
+    ]
+    assert "Traceback" not in err
 
 
 def test_the_spec_check_runs_here_when_no_child_process_can(
@@ -94,11 +129,11 @@ def test_the_spec_check_runs_here_when_no_child_process_can(
         raise OSError("no processes left")
 
     monkeypatch.setattr(documents.os, "fork", no_children)
-    documents.SpecCheck([MINI]).result()  # valid: returns
+    assert documents.SpecCheck([MINI]).result() == []
     bad = tmp_path / "bad.yaml"
     bad.write_text("openapi: 3.1.0\ninfo: {title: x}\npaths: {}\n", encoding="utf-8")
-    with pytest.raises(SpecError, match="version"):
-        documents.SpecCheck([bad]).result()
+    (finding,) = documents.SpecCheck([bad]).result()
+    assert (finding.source, finding.place) == (str(bad), "/info/version")
 
 
 def test_installed_package_falls_back_to_its_bundled_copy(
@@ -172,3 +207,26 @@ def test_the_header_limit_covers_the_longest_header_a_spec_documents() -> None:
     engine = Engine.from_paths([ROOT / "specs"], None)
     # Huawei's X-Auth-Token: up to 16,384 characters.
     assert documented_header_length(engine.operations) == len("X-Auth-Token: ") + 16384
+
+
+def test_validate_lists_every_problem_with_its_place(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = tmp_path / "first.yaml"
+    first.write_text(
+        "openapi: 3.1.0\ninfo: {title: x, version: '1'}\npaths:\n  /a:\n    get:\n"
+        "      parameters: [{name: q, in: query}]\n      responses: {'200': {}}\n",
+        encoding="utf-8",
+    )
+    second = tmp_path / "second.json"
+    second.write_text('{"swagger": "2.0", "paths": {"/b": {"get": {"responses": {}}}}}')
+    assert main(["validate", str(tmp_path)]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [
+        f"{first}: /paths/~1a/get/parameters/0: parameter 'q' has no schema; it takes any value",
+        f"{first}: /paths/~1a/get/responses/200/description: response has no description",
+        f"{second}: /info: no info object; the API is titled by its file name",
+        f"{second}: /paths/~1b/get/responses: no responses documented; answered as 'default' "
+        "with no body",
+        "mockserver: 4 problems in 2 file(s)",
+    ]

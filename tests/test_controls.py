@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -154,3 +155,24 @@ def post(
         headers={"Content-Type": "application/json", **headers},
         timeout=10,
     )
+
+
+def test_ranges_and_default_are_forceable() -> None:
+    from mockserver.controls import decode
+    from mockserver.engine import Engine
+    from mockserver.problems import BadControl
+
+    engine = Engine.from_paths([Path(__file__).parent / "data" / "answers.yaml"], None)
+    ops = {op.operation_id: op for op in engine.operations}
+    create, get_pet = ops["createPet"], ops["getPet"]
+    assert decode({"x-mock-status": "404"}, create, engine.fixtures).status == 404
+    assert decode({"x-mock-status": "4xx"}, create, engine.fixtures).status == 400
+    assert decode({"x-mock-status": "599"}, get_pet, engine.fixtures).status == 599
+    assert decode({"x-mock-status": "Default"}, get_pet, engine.fixtures).status == 500
+    for bad in ("503", "4040", "099", "600"):
+        with pytest.raises(BadControl) as caught:
+            decode({"x-mock-status": bad}, create, engine.fixtures)
+        assert caught.value.extra["valid"] == [201, "4XX"]
+    with pytest.raises(BadControl) as caught:
+        decode({"x-mock-status": "600"}, get_pet, engine.fixtures)
+    assert "any status from 100 to 599" in caught.value.detail

@@ -161,6 +161,10 @@ def test_docs_state_the_images_command_port_user_and_health_check() -> None:
             assert f"{name}={value}" in text
 
 
+REPEATABLE = {"--credential"}
+"""Options given once per value; their variable holds the values separated by commas."""
+
+
 def test_env_table_lists_every_serve_option(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["serve", "--help"])
@@ -171,6 +175,8 @@ def test_env_table_lists_every_serve_option(capsys: pytest.CaptureFixture[str]) 
     assert set(table.values()) == options | {"PATH..."}, "the table and `serve --help` differ"
     for variable, option in table.items():
         expected = "SPECS" if option == "PATH..." else option[2:].upper().replace("-", "_")
+        if option in REPEATABLE:  # one variable holds all the values: its name is plural
+            expected += "S"
         assert variable == f"MOCKSERVER_{expected}"
     assert {name for name in env() if name.startswith("MOCKSERVER_")} <= set(table)
 

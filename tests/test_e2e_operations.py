@@ -117,7 +117,9 @@ def valid_calls() -> list[Call]:
         ),
         Call(s, "fetchEvent", "GET", f"{t}/abc"),
         Call(s, "fetchEventsForRequest", "GET", f"{t}/request/req-1"),
-        Call(s, "fetchEvents", "GET", f"{t}/list?startTimestamp=2025-01-01T00:00:00Z&pageSize=5"),
+        Call(
+            s, "fetchEvents", "GET", f"{t}/list?startTimestamp=2025-01-01T00%3A00%3A00Z&pageSize=5"
+        ),
         Call(s, "fetchScheduledPolicyEvents", "GET", f"{t}/schedules/policy/pol-1"),
         Call(s, "resumeFailedScheduledEvent", "POST", f"{t}/schedules/failed/resume", body=job),
         Call(
@@ -483,7 +485,7 @@ def test_unknown_path_and_method_are_problems(live_server: LiveServer) -> None:
 
     wrong = requests.delete(f"{live_server.url}/api/v1/events/subscriptions/project/p/", timeout=10)
     assert wrong.status_code == 405
-    assert wrong.headers["Allow"] == "GET, PUT"
+    assert wrong.headers["Allow"] == "GET, HEAD, OPTIONS, PUT"
     assert wrong.headers["Content-Type"] == "application/problem+json"
 
 

@@ -164,10 +164,13 @@ def test_answers_without_content_lose_what_they_cannot_carry() -> None:
 
 
 def test_head_answers_carry_no_body(app: Flask) -> None:
-    # No bundled operation documents HEAD: the 405 problem stands for any answer.
+    # HEAD is the GET operation: its status and Content-Length, no body.
     answer = Answer(app.wsgi_app, environ("HEAD"))
-    assert answer.status.startswith("405 ")
+    assert answer.status.startswith("200 ")
     assert answer.body == b"" and int(answer.header("Content-Length") or 0) > 0
+    refused = Answer(app.wsgi_app, environ("HEAD", path="/internal/create-event"))
+    assert refused.status.startswith("405 ")  # a path with no GET: the 405 problem
+    assert refused.body == b"" and int(refused.header("Content-Length") or 0) > 0
 
 
 def test_only_the_admin_prefix_reaches_flask(app: Flask) -> None:

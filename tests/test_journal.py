@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import json
 import random
+import resource
 import subprocess
 import sys
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 import requests
 
-from mockserver.journal import AccessLog, listing_json, utc_millis
+from mockserver.journal import (
+    LISTING_OPTIONS,
+    MAX_BODY_IN_JOURNAL,
+    AccessLog,
+    listing_json,
+    utc_millis,
+)
+from mockserver.state import JOURNAL_FILTERS
 from tests.conftest import ROOT, LiveServer
 
 TENANT = "3f2b9c1e-8d4a-4e6b-9f0a-1c2d3e4f5a6b"
@@ -84,7 +95,15 @@ def test_filters_and_clear(live_server: LiveServer) -> None:
     assert journal(live_server, mine, since="2999-01-01T00:00:00Z") == []
     assert len(journal(live_server, mine, since="0")) == 3
     bad = requests.get(f"{url}/__mock/requests", params={"colour": "red"}, timeout=10)
-    assert bad.status_code == 400 and "unknown filter" in bad.json()["detail"]
+    assert bad.status_code == 400 and "unknown filter 'colour'" in bad.json()["detail"]
+    worse = requests.get(
+        f"{url}/__mock/requests", params={"colour": "red", "limit": "2", "size": "9"}, timeout=10
+    )
+    detail = worse.json()["detail"]
+    assert worse.status_code == 400 and "unknown filters 'colour', 'size';" in detail
+    listed = set(detail.rpartition(": ")[2].split(", "))
+    assert listed == {*JOURNAL_FILTERS, *LISTING_OPTIONS}
+    assert {"api", "operationId", "status", "since", "limit", "last", "order"} <= listed
     assert requests.delete(f"{url}/__mock/requests", headers=mine, timeout=10).status_code == 204
     assert journal(live_server, mine) == []
 
@@ -183,14 +202,14 @@ def test_coverage_cli_formats_and_threshold(live_server: LiveServer) -> None:
         row for row in text.stdout.splitlines() if row.startswith("escapekit-events.queryEvents ")
     )
     assert line.split()[1:3] == ["2/2", "-"]
-    assert "statuses" in text.stdout.splitlines()[-2]
+    assert any(row.startswith("statuses ") for row in text.stdout.splitlines())
 
     as_json = coverage_cli("--url", live_server.url, "--session", name, "--format", "json")
     assert json.loads(as_json.stdout)["totals"]["statuses"]["covered"] == 2
 
     junit = coverage_cli("--url", live_server.url, "--session", name, "--format", "junit")
-    assert junit.stdout.startswith("<?xml") and 'tests="25"' in junit.stdout
-    assert 'failures="24"' in junit.stdout
+    assert junit.stdout.startswith("<?xml")
+    assert 'failures="0"' in junit.stdout  # without a threshold nothing fails
 
     under = coverage_cli("--url", live_server.url, "--session", name, "--fail-under", "50")
     assert under.returncode == 1 and "under 50.0%" in under.stderr
@@ -270,10 +289,13 @@ def log_row(n: int) -> dict[str, Any]:
         "status": 200,
         "durationMs": 1.0,
         "controls": {},
+        "scenario": None,
+        "valid": True,
     }
 
 
-def test_a_stream_nobody_reads_costs_lines_not_the_journal() -> None:
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_a_stream_nobody_reads_costs_lines_not_the_journal(log_format: str) -> None:
     release = threading.Event()
 
     class StuckPipe(io.StringIO):
@@ -282,7 +304,7 @@ def test_a_stream_nobody_reads_costs_lines_not_the_journal() -> None:
             return super().write(text)
 
     stream = StuckPipe()
-    access = AccessLog(stream, "text", max_pending=100)
+    access = AccessLog(stream, log_format, max_pending=100 if log_format == "text" else 200)
     for n in range(10):
         access([log_row(n)])  # returns at once: the journal's thread is never held up
     release.set()
@@ -290,7 +312,12 @@ def test_a_stream_nobody_reads_costs_lines_not_the_journal() -> None:
     lines = stream.getvalue().splitlines()
     kept = [line for line in lines if "/items/" in line]
     (notice,) = [line for line in lines if "dropped" in line]
-    dropped = int(notice.split()[1])
+    if log_format == "json":  # every line is JSON, the notice too
+        assert all(isinstance(json.loads(line), dict) for line in lines)
+        dropped = json.loads(notice)["dropped"]
+        kept = [json.loads(line)["path"] + " " for line in kept]
+    else:
+        dropped = int(notice.split()[1])
     assert dropped > 0 and len(kept) + dropped == 10
     assert kept == sorted(kept, key=lambda line: int(line.split("/items/")[1].split()[0]))
 
@@ -306,3 +333,268 @@ def test_entry_times_are_what_datetime_makes_of_them() -> None:
     moments += [rng.randint(0, 2_000_000_000) + edge for edge in edges for _ in range(500)]
     for at in moments:
         assert utc_millis(at) == iso(at), at
+
+
+def test_coverage_counts_ranges_and_default_as_documented_statuses() -> None:
+    from mockserver.app import Settings, create_app
+
+    specs = (ROOT / "tests" / "data" / "answers.yaml",)
+    client = create_app(Settings(specs=specs, fixtures=None)).test_client()
+    client.post("/pets", json={"id": 1, "name": "a"}, headers={"X-Mock-Status": "404"})
+    client.get("/pets/0")  # rejected: answered 400 from `default`
+    client.post("/only-ok", json={})  # the mock's own 400: no documented response
+    ops = {op["operationId"]: op for op in client.get("/__mock/coverage").get_json()["operations"]}
+    assert ops["createPet"]["statuses"] == {
+        "documented": [201, "4XX"],
+        "served": ["4XX"],
+        "uncovered": [201],
+        "counts": {"404": 1},
+        "reach": {
+            "201": {
+                "header": "X-Mock-Status: 201",
+                "scenario": {
+                    "match": {"api": "answers", "operationId": "createPet"},
+                    "respond": {"status": 201},
+                },
+            }
+        },
+    }
+    assert ops["getPet"]["statuses"]["served"] == ["default"]
+    # An uncovered range is reached by its own name, or by a scenario with its status.
+    ranged = [
+        (op, key)
+        for op in ops.values()
+        for key in op["statuses"]["uncovered"]
+        if isinstance(key, str)
+    ]
+    assert ranged, "answers.yaml documents a range or default nobody served"
+    op, key = ranged[0]
+    assert op["statuses"]["reach"][key]["header"] == f"X-Mock-Status: {key}"
+    status = op["statuses"]["reach"][key]["scenario"]["respond"]["status"]
+    assert isinstance(status, int) and 100 <= status <= 599
+    assert ops["onlyOk"]["statuses"]["served"] == []
+    assert ops["onlyOk"]["requests"] == {"valid": 0, "invalid": 1}
+
+
+def server_pids(server: LiveServer) -> list[int]:
+    """The server's master and its workers."""
+    master = server.process.pid
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    return [master, *map(int, children)]
+
+
+def listing(server: LiveServer, headers: dict[str, str], **params: str) -> dict[str, Any]:
+    response = requests.get(
+        f"{server.url}/__mock/requests", headers=headers, params=params, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_a_full_disk_costs_journal_entries_only_and_says_so() -> None:
+    server = LiveServer("--workers", "2")
+    try:
+        mine = session()
+        rule = {
+            "scenarios": [{"match": {"operationId": "queryEvents"}, "respond": {"status": 400}}]
+        }
+        put = requests.put(f"{server.url}/__mock/scenarios", headers=mine, json=rule, timeout=30)
+        assert put.status_code == 200, put.text
+        # As on a full disk: no file of the server may grow past 256 KiB from now on.
+        for pid in server_pids(server):
+            resource.prlimit(pid, resource.RLIMIT_FSIZE, (256 * 1024, resource.RLIM_INFINITY))
+        filler = {"X-Mock-Session": "filler"}
+        module = f"{server.url}/iacm/api/modules/146/events"
+        with requests.Session() as client:
+            for _ in range(40):  # ~40 x 60 KB of journal: far past the limit
+                sent = client.post(module, headers=filler, data="a" * 60_000, timeout=30)
+                assert sent.status_code < 500, sent.text  # an answer, whatever it is
+            for _ in range(5):  # scenario-matched: its counter lives in the state file
+                matched = client.get(f"{server.url}{EVENTS}", headers=mine, timeout=30)
+                assert matched.status_code == 400, matched.text
+                assert matched.headers["Content-Type"] != "text/plain"
+            # Health says what the last write met: make it one that cannot fit either.
+            client.post(module, headers=filler, data="a" * 60_000, timeout=30)
+        lost = listing(server, filler)
+        assert lost["dropped"] > 0 and len(lost["requests"]) < 40
+        health = requests.get(f"{server.url}/__mock/health", timeout=30)
+        assert health.status_code == 200
+        assert health.json()["status"] == "degraded"
+        assert health.json()["state"]["dropped"] == lost["dropped"]
+        cleared = requests.delete(f"{server.url}/__mock/requests", headers=filler, timeout=30)
+        assert cleared.status_code == 204
+        assert listing(server, filler)["requests"] == []
+        log = server.output()  # the journal's error, as SQLite gave it, not ROLLBACK's
+        assert "could not write" in log and "they are lost" in log
+        assert "disk I/O error" in log or "database or disk is full" in log
+        assert "cannot rollback" not in log
+    finally:
+        assert server.stop() == 0
+
+
+def test_a_large_body_is_stored_cut_with_its_size_and_hash(live_server: LiveServer) -> None:
+    mine = session()
+    body = {"account": "7", "eventType": "x" * 1_000_000, "org": "v", "project": "p"}
+    sent = json.dumps(body).encode()
+    requests.post(
+        f"{live_server.url}/iacm/api/modules/146/events",
+        headers={**mine, "x-api-key": "k", "Content-Type": "application/json"},
+        data=sent,
+        timeout=30,
+    )
+    (entry,) = journal(live_server, mine)
+    assert isinstance(entry["body"], str) and len(entry["body"].encode()) <= MAX_BODY_IN_JOURNAL
+    assert sent.decode().startswith(entry["body"])
+    assert entry["bodyTruncated"] == {
+        "size": len(sent),
+        "kept": MAX_BODY_IN_JOURNAL,
+        "sha256": hashlib.sha256(sent).hexdigest(),
+    }
+    small = session()
+    requests.post(
+        f"{live_server.url}/iacm/api/modules/146/events", headers=small, json={"a": 1}, timeout=30
+    )
+    (entry,) = journal(live_server, small)
+    assert entry["body"] == {"a": 1} and entry["bodyTruncated"] is None
+
+
+def test_one_busy_session_does_not_evict_another_s_entries() -> None:
+    server = LiveServer("--journal-size", "100")
+    try:
+        quiet, busy = session(), session()
+        with requests.Session() as client:
+            for i in range(3):
+                client.get(f"{server.url}{EVENTS}?n={i}", headers=quiet, timeout=30)
+            for i in range(150):
+                client.get(f"{server.url}{EVENTS}?n={i}", headers=busy, timeout=30)
+        kept = listing(server, quiet)
+        crowded = listing(server, busy)
+    finally:
+        assert server.stop() == 0
+    assert [e["query"]["n"][0] for e in kept["requests"]] == ["0", "1", "2"]
+    assert kept["evicted"] == 0
+    assert len(crowded["requests"]) == 100 and crowded["evicted"] == 50
+    assert crowded["requests"][-1]["query"]["n"] == ["149"]
+
+
+def test_listings_give_the_newest_and_say_when_they_are_cut(live_server: LiveServer) -> None:
+    mine = session()
+    with requests.Session() as client:
+        for i in range(30):
+            client.get(f"{live_server.url}{EVENTS}?n={i}", headers=mine, timeout=30)
+
+    def numbers(body: dict[str, Any]) -> list[int]:
+        return [int(e["query"]["n"][0]) for e in body["requests"]]
+
+    first = listing(live_server, mine, limit="10")
+    assert numbers(first) == list(range(10))
+    assert (first["matched"], first["cut"], first["order"]) == (30, True, "asc")
+    last = listing(live_server, mine, last="5")
+    assert numbers(last) == list(range(25, 30)) and last["cut"] is True
+    newest = listing(live_server, mine, order="desc", limit="3")
+    assert numbers(newest) == [29, 28, 27]
+    whole = listing(live_server, mine)
+    assert len(whole["requests"]) == 30 and whole["cut"] is False
+    assert numbers(listing(live_server, mine, last="2", limit="9")) == [28, 29]  # last wins
+    for bad in ({"order": "sideways"}, {"last": "x"}, {"limit": "-1"}):
+        refused = requests.get(
+            f"{live_server.url}/__mock/requests", headers=mine, params=bad, timeout=30
+        )
+        assert refused.status_code == 400, bad
+
+
+def test_coverage_is_kept_per_session_and_read_for_all_or_one() -> None:
+    server = LiveServer()
+    try:
+        url = server.url
+        first, second = session(), session()
+        requests.get(f"{url}{EVENTS}", headers=first, timeout=30)  # 200
+        requests.get(f"{url}{EVENTS}?page_size=x", headers=second, timeout=30)  # 400
+        # The plugin clears each test's journal at teardown: coverage must stay.
+        for mine in (first, second):
+            cleared = requests.delete(f"{url}/__mock/requests", headers=mine, timeout=30)
+            assert cleared.status_code == 204
+
+        def served(params: dict[str, str] | None = None, **headers: str) -> list[int]:
+            report = requests.get(
+                f"{url}/__mock/coverage", params=params, headers=headers, timeout=30
+            ).json()
+            op = next(o for o in report["operations"] if o["operationId"] == "queryEvents")
+            return list(op["statuses"]["served"])
+
+        assert served() == [200, 400]
+        assert served({"session": first["X-Mock-Session"]}) == [200]
+        assert served(**second) == [400]
+        every = coverage_cli("--url", url, "--format", "json")
+        report = json.loads(every.stdout)
+        assert report["session"] is None and report["sessions"] == "all"
+        op = next(o for o in report["operations"] if o["operationId"] == "queryEvents")
+        assert op["statuses"]["served"] == [200, 400]
+        one = coverage_cli("--url", url, "--format", "json", "--session", first["X-Mock-Session"])
+        assert json.loads(one.stdout)["session"] == first["X-Mock-Session"]
+        # Every uncovered status says how to reach it.
+        other = next(o for o in report["operations"] if o["statuses"]["uncovered"])
+        status = other["statuses"]["uncovered"][0]
+        assert other["statuses"]["reach"][str(status)] == {
+            "header": f"X-Mock-Status: {status}",
+            "scenario": {
+                "match": {"api": other["api"], "operationId": other["operationId"]},
+                "respond": {"status": status},
+            },
+        }
+        text = coverage_cli("--url", url)
+        assert f"X-Mock-Status: {status}" in text.stdout
+        # Clearing coverage: one session, then all.
+        gone = requests.delete(
+            f"{url}/__mock/coverage", params={"session": first["X-Mock-Session"]}, timeout=30
+        )
+        assert gone.status_code == 204
+        assert served() == [400]
+        assert requests.delete(f"{url}/__mock/coverage", timeout=30).status_code == 204
+        assert served() == []
+    finally:
+        assert server.stop() == 0
+
+
+def test_the_junit_report_fails_only_below_the_threshold(live_server: LiveServer) -> None:
+    mine = session()
+    requests.get(f"{live_server.url}{EVENTS}", headers=mine, timeout=30)
+    name = mine["X-Mock-Session"]
+    plain = coverage_cli("--url", live_server.url, "--session", name, "--format", "junit")
+    assert plain.returncode == 0
+    suite = ElementTree.fromstring(plain.stdout)
+    cases = suite.findall("testcase")
+    skipped = [c for c in cases if c.find("skipped") is not None]
+    assert suite.get("failures") == "0" and not [c for c in cases if c.find("failure") is not None]
+    assert int(suite.get("skipped", "")) == len(skipped) == len(cases) - 1  # one 200 served
+    assert all("X-Mock-Status: " in (c.find("skipped").get("message") or "") for c in skipped)  # type: ignore[union-attr]
+
+    under = coverage_cli(
+        "--url", live_server.url, "--session", name, "--format", "junit", "--fail-under", "50"
+    )
+    assert under.returncode == 1
+    suite = ElementTree.fromstring(under.stdout)
+    (failed,) = [c for c in suite.findall("testcase") if c.find("failure") is not None]
+    assert suite.get("failures") == "1" and failed.get("name") == "status coverage >= 50.0%"
+    over = coverage_cli(
+        "--url", live_server.url, "--session", name, "--format", "junit", "--fail-under", "0.1"
+    )
+    assert over.returncode == 0 and 'failures="0"' in over.stdout
+
+
+def test_sessions_beyond_the_bound_are_forgotten_but_their_coverage_is_not() -> None:
+    server = LiveServer("--max-sessions", "3")
+    try:
+        sessions = [session() for _ in range(6)]
+        for mine in sessions:  # one after the other: each is newer than the one before
+            requests.get(f"{server.url}{EVENTS}", headers=mine, timeout=30)
+            listing(server, mine)  # written before the next one is sent
+        kept = [len(listing(server, mine)["requests"]) for mine in sessions]
+        report = requests.get(f"{server.url}/__mock/coverage", timeout=30).json()
+    finally:
+        assert server.stop() == 0
+    assert kept == [0, 0, 0, 1, 1, 1]
+    op = next(o for o in report["operations"] if o["operationId"] == "queryEvents")
+    assert op["requests"]["valid"] == 6

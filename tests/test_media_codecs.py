@@ -206,3 +206,39 @@ def test_the_form_placeholder_reads_and_writes_flat_objects() -> None:
     facts = MediaFacts("application/x-www-form-urlencoded")
     assert writer_for(facts)({"a": "1 2", "b": [1, 2]}) == b"a=1+2&b=1&b=2"
     assert reader_for(facts)(b"a=1+2&b=1&b=2") == {"a": "1 2", "b": ["1", "2"]}
+
+
+def test_binary_types_are_sampled_and_structured_ones_are_not() -> None:
+    from mockserver.generation import make_context
+    from mockserver.media import sampler_for
+
+    class _Faker:  # the sampler uses only the context's rng
+        pass
+
+    make = sampler_for(MediaFacts("image/png", {"type": "string", "format": "binary"}))
+    assert make is not None
+    first = make(make_context(7, _Faker()))
+    assert first.startswith(b"\x89PNG\r\n\x1a\n")
+    assert first == make(make_context(7, _Faker()))
+    octets = sampler_for(MediaFacts("application/octet-stream"))
+    assert octets is not None and isinstance(octets(make_context(1, _Faker())), bytes)
+    assert sampler_for(MediaFacts("application/json", {"type": "string"})) is None
+    assert sampler_for(MediaFacts("image/png", {"type": "object"})) is None
+    assert sampler_for(MediaFacts("text/plain", {"type": "string", "format": "binary"})) is not None
+
+
+def test_compiled_media_types_carry_their_codec_writer() -> None:
+    from pathlib import Path
+
+    from mockserver.engine import Engine
+
+    engine = Engine.from_paths([Path(__file__).parent / "data" / "answers.yaml"], None)
+    op = next(o for o in engine.operations if o.operation_id == "listPets")
+    xml = op.responses[200].media_named("application/xml")
+    assert xml is not None and xml.write is not None
+    written = xml.write([{"id": 3, "name": "Rex", "tags": ["a"]}])
+    root = ET.fromstring(written)
+    assert root.tag == "pets"
+    [pet] = root
+    assert pet.tag == "pet" and pet.get("id") == "3" and pet.findtext("name") == "Rex"
+    assert [t.text for t in pet.find("tags") or []] == ["a"]

@@ -12,13 +12,24 @@ All of Schemathesis' checks are on (`not_a_server_error`, `status_code_conforman
 `response_headers_conformance`, `positive_data_acceptance`, `negative_data_rejection`,
 `missing_required_header`, `ignored_auth`, `unsupported_method`,
 `allow_header_conformance`, `use_after_free`, `ensure_resource_availability`,
-`object_level_authorization`), in every phase that applies to a single operation
-(the spec's examples, the deterministic coverage cases, then fuzzing). A check is
-switched off only in `EXCLUDED_CHECKS`: one check for one operation (in both modes),
-with the reason beside it.
+`object_level_authorization`) for every operation, in every phase that applies to a
+single operation (the spec's examples, the deterministic coverage cases, then
+fuzzing): no check is switched off anywhere.
 
-Requests go through Schemathesis' WSGI transport to the app built once per session
-(the `app` fixture of conftest.py): no network, no server process.
+`ignored_auth` works as for a real API: the app is started with
+`--credential x-api-key=API_KEY` and Schemathesis sends that key, so it can check
+that the same request without a key, and with a made-up one, is refused with 401.
+
+Schemathesis plays two parts of a well-behaved client that its WSGI transport does
+not: Werkzeug's test client leaves `!$'()*,/:;?@` unencoded in the query (the WHATWG
+URL rules), which no parameter of the bundled specs allows (`allowReserved`), so the
+query is percent-encoded as `requests` encodes it (`_client_encodes_the_query`);
+and `reportEvents` documents that each event's `time` lies within an hour of now
+(`x-time-window`), which generated integers cannot know, so a body generated as
+valid carries the current time, as a client of that API does (`_client_sends_now`).
+
+Requests go through Schemathesis' WSGI transport to the app built once, at collection
+(`SECURED_APP`): no network, no server process.
 
 Runs are reproducible and bounded: a fixed seed, Hypothesis derandomised, no example
 database, and `MAX_EXAMPLES` fuzzed cases per operation and mode.
@@ -32,6 +43,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,7 +55,11 @@ import yaml
 from flask import Flask
 from schemathesis import Case, GenerationMode
 from schemathesis.checks import CHECKS, load_all_checks
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation.hypothesis.builder import ApiOperationMark
+
+from mockserver.app import create_app
+from mockserver.engine import Engine
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = sorted((ROOT / "specs").glob("*.yaml"))
@@ -56,37 +72,9 @@ MAX_EXAMPLES = 50
 MODES = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
 HTTP_METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options", "trace"})
 
-# (operationId, check) -> why that check cannot hold for that operation by design. An
-# exclusion applies in both modes: a negative run also sends cases Schemathesis counts
-# as positive (e.g. an optional header left out), and the checks judge those too.
-EXCLUDED_CHECKS: dict[tuple[str, str], str] = {
-    # `time` carries `x-time-window` (specs/huawei-ces-events.yaml): the doc requires the
-    # timestamp to lie within [now - 1h + 10s, now + 10 min - 10s] when the request
-    # arrives, and the mock enforces it with the documented 400. Generation from the
-    # schema cannot know the current time, so bodies that are valid per the JSON Schema
-    # (the spec's own 2018 example included) are rejected by design. Every other check
-    # still runs for reportEvents.
-    (
-        "reportEvents",
-        "positive_data_acceptance",
-    ): "x-time-window on `time`: schema-valid timestamps lie outside the accepted window",
-    # `ignored_auth` fails a 2xx answered to a *generated* x-api-key ("generated auth
-    # likely invalid"), and with a configured key it also sends a made-up one expecting
-    # 401. The mock has no key store: it rejects a *missing* credential with the
-    # documented 401 (README: "401 if credentials missing") and cannot tell a valid key
-    # from an invalid one, so that part cannot hold by design. The part the issue asks
-    # for, "missing auth rejected", is still checked for these operations: see
-    # `_missing_credentials_are_rejected`, which re-sends every accepted request without
-    # its credential and requires the documented 401.
-    (
-        "sendModuleEvent",
-        "ignored_auth",
-    ): "the mock accepts any x-api-key; only a missing one is rejected (checked below)",
-    (
-        "sendWorkspaceEvent",
-        "ignored_auth",
-    ): "the mock accepts any x-api-key; only a missing one is rejected (checked below)",
-}
+API_KEY = "schemathesis-key-4010"
+"""The one x-api-key the app accepts (`--credential x-api-key=...`)."""
+RAW_IN_WERKZEUG_QUERIES = frozenset("!$'()*,/:;?@")
 
 
 def _config(mode: GenerationMode) -> schemathesis.Config:
@@ -103,10 +91,6 @@ def _config(mode: GenerationMode) -> schemathesis.Config:
                 "deterministic": True,
                 "database": "none",
             },
-            "operations": [
-                {"include-operation-id": operation_id, "checks": {check: {"enabled": False}}}
-                for operation_id, check in EXCLUDED_CHECKS
-            ],
         }
     )
 
@@ -131,36 +115,51 @@ def _spec_operation_ids(spec: Path) -> set[str]:
     return set(_spec_operations(spec))
 
 
-def _credential_headers(case: Case) -> list[str]:
-    """Headers that carry the credentials the operation's `security` requires."""
-    raw = case.operation.schema.raw_schema
-    requirements = case.operation.definition.raw.get("security", raw.get("security", []))
-    schemes = raw.get("components", {}).get("securitySchemes", {})
-    if not requirements or any(not requirement for requirement in requirements):
-        return []  # no security, or an empty requirement: credentials are optional
-    return [
-        schemes[name]["name"]
-        for requirement in requirements
-        for name in requirement
-        if schemes[name]["type"] == "apiKey" and schemes[name]["in"] == "header"
-    ]
+def _client_encodes_the_query(wsgi_app: Any) -> Any:
+    """The app behind a client that percent-encodes reserved characters in the query."""
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        query = environ.get("QUERY_STRING") or ""
+        if any(char in RAW_IN_WERKZEUG_QUERIES for char in query):
+            environ["QUERY_STRING"] = "".join(
+                f"%{ord(char):02X}" if char in RAW_IN_WERKZEUG_QUERIES else char for char in query
+            )
+        return wsgi_app(environ, start_response)
+
+    return app
 
 
-def _missing_credentials_are_rejected(case: Case, accepted: Any, app: Flask) -> None:
-    """Missing auth rejected: an accepted request, re-sent without its credential, is
-    answered with the operation's documented 401, and that answer passes every check."""
-    names = _credential_headers(case)
-    if not names or not 200 <= accepted.status_code < 300:
+def _client_sends_now(case: Case) -> None:
+    """A `reportEvents` body generated as valid carries the current time in each event."""
+    if _operation_id(case) != "reportEvents" or not isinstance(case.body, list):
         return
-    headers = case.headers.copy()
-    for name in names:
-        headers.pop(name, None)
-    probe = case.derive(headers=headers)
-    answer = probe.call_and_validate(app=app)
-    assert answer.status_code == 401, (
-        f"{_operation_id(case)} answered {answer.status_code}, not 401, without "
-        f"{', '.join(names)}:\n{probe.as_curl_command()}"
+    if case.meta is not None and case.meta.is_negative_at(ParameterLocation.BODY):
+        return
+    now = int(time.time() * 1000)
+    for event in case.body:
+        stamp = event.get("time") if isinstance(event, dict) else None
+        if isinstance(stamp, int | float) and not isinstance(stamp, bool):
+            event["time"] = now
+
+
+def _secured_app() -> Flask:
+    """The app on the bundled specs, accepting only API_KEY as the x-api-key."""
+    engine = Engine.from_paths(
+        [ROOT / "specs"], ROOT / "fixtures", credentials=[f"x-api-key={API_KEY}"]
     )
+    app = create_app(engine=engine)
+    app.wsgi_app = _client_encodes_the_query(app.wsgi_app)  # type: ignore[method-assign]
+    return app
+
+
+SECURED_APP = _secured_app()
+"""Built once, at collection: each schema sends its cases (and `ignored_auth` its
+probes) to it."""
+
+
+@pytest.fixture(scope="module")
+def secured_app() -> Flask:
+    return SECURED_APP
 
 
 # Cases executed per (test name, operationId): proof that no test passed vacuously.
@@ -170,11 +169,12 @@ EXECUTED: Counter[tuple[str, str]] = Counter()
 def _make_test(api_id: str, mode: GenerationMode) -> Any:
     name = f"test_{mode.value}_{api_id.replace('-', '_')}"
 
-    def run(case: Case, app: Flask, operation_id: str) -> None:
+    def run(case: Case, secured_app: Flask, operation_id: str) -> None:
         assert _operation_id(case) == operation_id
         EXECUTED[(name, operation_id)] += 1
-        response = case.call_and_validate(app=app)
-        _missing_credentials_are_rejected(case, response, app)
+        _client_sends_now(case)
+        # The key as an explicit header: `ignored_auth` then knows it is the valid one.
+        case.call_and_validate(app=secured_app, headers={"x-api-key": API_KEY})
 
     run.__name__ = name
     return run
@@ -184,6 +184,7 @@ SCHEMAS: dict[tuple[str, GenerationMode], Any] = {}
 for _spec in SPECS:
     for _mode in MODES:
         _schema = schemathesis.openapi.from_path(_spec, config=_config(_mode))
+        _schema.app = SECURED_APP
         SCHEMAS[(_spec.stem, _mode)] = _schema
         _test = _schema.parametrize()(_make_test(_spec.stem, _mode))
         globals()[_test.__name__] = _test
@@ -266,8 +267,8 @@ def test_every_operation_is_loaded_in_both_modes() -> None:
 
 
 @pytest.mark.parametrize("phase", ["examples", "coverage", "fuzzing"])
-def test_exclusions_are_exact(phase: str) -> None:
-    """Every check is on for every operation, mode and phase, except each exclusion."""
+def test_every_check_is_on_everywhere(phase: str) -> None:
+    """Every check is on for every operation, mode and phase: nothing is excluded."""
     load_all_checks()
     names = set(CHECKS.get_all_names())
     assert {
@@ -277,15 +278,22 @@ def test_exclusions_are_exact(phase: str) -> None:
         "ignored_auth",
         "response_schema_conformance",
     } <= names
-    operation_ids = {op for spec in SPECS for op in _spec_operation_ids(spec)}
-    for (operation_id, check), reason in EXCLUDED_CHECKS.items():
-        assert operation_id in operation_ids
-        assert check in names
-        assert reason
     for (_, mode), schema in SCHEMAS.items():
         for result in schema.get_all_operations():
             operation = result.ok()
             checks = schema.config.checks_config_for(operation=operation, phase=phase)
             for name in names:
-                expected = (_operation_id(operation), name) not in EXCLUDED_CHECKS
-                assert checks.get_by_name(name=name).enabled is expected, (mode, operation, name)
+                assert checks.get_by_name(name=name).enabled, (mode, operation, name)
+
+
+def test_a_wrong_or_missing_key_is_refused(secured_app: Flask) -> None:
+    """What `ignored_auth` relies on, shown directly: only API_KEY passes."""
+    client = secured_app.test_client()
+    path = "/iacm/api/modules/146/events"
+    body = {"account": "7", "eventType": "apply", "org": "v", "project": "7ja"}
+    accepted = client.post(path, json=body, headers={"x-api-key": API_KEY})
+    wrong = client.post(path, json=body, headers={"x-api-key": "not-the-key"})
+    missing = client.post(path, json=body)
+    assert wrong.status_code == missing.status_code == 401, (wrong.text, missing.text)
+    assert 200 <= accepted.status_code < 300, accepted.text
+    assert wrong.headers["WWW-Authenticate"].startswith("ApiKey ")

@@ -53,6 +53,74 @@ def test_a_worker_may_hold_its_least_loaded_sibling_s_count_plus_the_slack() -> 
     assert shares.pids[newcomer] == 0
 
 
+def test_a_sibling_that_stopped_beating_no_longer_limits_the_others() -> None:
+    shares = ConnectionShares()
+    sibling = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        mine = shares.claim(os.getpid())
+        theirs = shares.claim(sibling.pid)
+        assert mine is not None and theirs is not None
+        # Not beaten yet (starting): it counts, as holding what it published.
+        assert shares.limit(mine, 5, 1000, now=100.0) == 0 + ConnectionShares.SLACK
+        shares.limit(theirs, 1, 1000, now=100.0)
+        assert shares.limit(mine, 5, 1000, now=100.5) == 1 + ConnectionShares.SLACK
+        # Silent for STALE seconds (stopped, stuck): it no longer holds anyone back.
+        later = 100.0 + ConnectionShares.STALE
+        assert shares.limit(mine, 5, 1000, now=later) == 1000
+        shares.limit(theirs, 1, 1000, now=later)  # running again: it counts again
+        assert shares.limit(mine, 5, 1000, now=later) == 1 + ConnectionShares.SLACK
+    finally:
+        sibling.kill()
+        sibling.wait()
+
+
+def _workers(server: LiveServer) -> list[int]:
+    return sorted(
+        int(pid)
+        for pid in os.listdir("/proc")
+        if pid.isdigit() and _parent(int(pid)) == server.process.pid
+    )
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's /proc")
+def test_a_stopped_worker_leaves_no_connection_waiting() -> None:
+    # With one of two workers stopped (SIGSTOP), the other took only SLACK connections
+    # more than the stopped one held, and the rest waited in the listen queue until the
+    # arbiter killed the stopped worker (30 s).
+    server = LiveServer("--workers", "2")
+    parts = urlsplit(server.url)
+    assert parts.hostname is not None and parts.port is not None
+    request = f"GET {EVENTS} HTTP/1.1\r\nHost: t\r\n\r\n".encode()
+    sockets: list[socket.socket] = []
+    stopped = 0
+    try:
+        # First both workers serve (each has taken connections, so each has beaten).
+        sockets = [socket.create_connection((parts.hostname, parts.port)) for _ in range(6)]
+        for sock in sockets:
+            sock.sendall(request)
+        for sock in sockets:
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+        assert min(established_per_worker(server)) > 0
+        for sock in sockets:
+            sock.close()
+        stopped = _workers(server)[0]
+        os.kill(stopped, signal.SIGSTOP)
+        sockets = [socket.create_connection((parts.hostname, parts.port)) for _ in range(8)]
+        for sock in sockets:
+            # Within the idle keep-alive limit (5 s), which would free places by closing
+            # the answered connections; the stopped worker's share goes stale in 1 s.
+            sock.settimeout(4)
+            sock.sendall(request)
+        for sock in sockets:  # all eight answered while their connections stay open
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+    finally:
+        for sock in sockets:
+            sock.close()
+        if stopped:
+            os.kill(stopped, signal.SIGCONT)
+        assert server.stop() == 0
+
+
 def established_per_worker(server: LiveServer) -> list[int]:
     """Connections to the server's port each worker process holds, from /proc."""
     port = urlsplit(server.url).port

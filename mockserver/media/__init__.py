@@ -16,8 +16,8 @@ Nobody outside this package branches on media type names: ask `writer_for` /
 """
 
 from mockserver.media.codec import BodyError, Codec, MediaFacts, Reader, Writer
-from mockserver.media.negotiate import negotiate
-from mockserver.media.registry import family, reader_for, writer_for
+from mockserver.media.negotiate import concrete, negotiate
+from mockserver.media.registry import family, reader_for, sampler_for, writer_for
 from mockserver.media.write import serialise
 
 __all__ = [
@@ -26,9 +26,11 @@ __all__ = [
     "MediaFacts",
     "Reader",
     "Writer",
+    "concrete",
     "family",
     "negotiate",
     "reader_for",
+    "sampler_for",
     "serialise",
     "writer_for",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from mockserver.media.codec import BodyError, MediaFacts, Reader, Writer
@@ -51,7 +52,19 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-_STRICT = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+def _finite_float(text: str) -> float:
+    """A JSON number as a float; one a float cannot hold (`1e400`) is refused, never `inf`."""
+    value = float(text)
+    if math.isinf(value):
+        raise BodyError(
+            "range", f"the body holds the number {text[:40]}, out of the range of a double"
+        )
+    return value
+
+
+_STRICT = json.JSONDecoder(
+    parse_constant=_reject_constant, parse_float=_finite_float, object_pairs_hook=_no_duplicates
+)
 
 
 class JsonCodec:

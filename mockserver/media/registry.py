@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from mockserver.media.binary import BinaryCodec
+from mockserver.media.binary import BinaryCodec, sample
 from mockserver.media.codec import Codec, MediaFacts, Reader, Writer, essence
 from mockserver.media.form import FormCodec
 from mockserver.media.jsontext import JsonCodec
@@ -102,3 +102,21 @@ def writer_for(facts: MediaFacts) -> Writer:
 def reader_for(facts: MediaFacts) -> Reader:
     """Compile, once, how request bodies of this media type are read."""
     return codec_for(facts).reader(facts)
+
+
+def sampler_for(facts: MediaFacts) -> Callable[[Any], bytes] | None:
+    """How a generated answer of a binary media type is made: bytes from the generation
+    context's `rng` (a small valid file where the type has a well-known form, see
+    `binary.sample`). None for other families, and for a binary type whose schema
+    describes a structured value (an object or an array: its generator writes it)."""
+    if family(facts.name, facts.schema, facts.resolve) != "binary":
+        return None
+    schema = facts.resolve(facts.schema) if facts.schema is not None else None
+    if isinstance(schema, Mapping) and schema.get("type") in ("object", "array"):
+        return None
+    make = sample(facts.essence)
+
+    def generate(gctx: Any) -> bytes:
+        return make(gctx.rng)
+
+    return generate

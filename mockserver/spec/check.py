@@ -1,12 +1,14 @@
-"""Checking spec documents against the OpenAPI 3.x schema (openapi-spec-validator).
+"""Checking spec documents against the OpenAPI schemas (openapi-spec-validator).
 
-Nothing here compiles anything (that is `compile.py`), and this module imports no more
-than PyYAML (through `read.py`), so it can run in a process of its own. `mockserver
-serve` does that: the check with openapi-spec-validator costs ~0.35 s to import and
+Its findings are `Problem`s, one per defect (up to `MAX_FINDINGS` a file), each naming
+the file and the JSON pointer: warnings for a lenient load, a refusal for `validate` and
+`serve --strict`. Nothing here compiles anything (that is `compile.py`), and this module
+imports no more than PyYAML (through `read.py`) at the top, so it can run in a process of
+its own. `mockserver serve` does that: openapi-spec-validator costs ~0.35 s to import and
 ~0.1 s for the four bundled specs, so `SpecCheck` runs it in a child process forked
-before the server's own imports, and the server waits for its verdict before it
-serves (time to the first answer on all four specs went from 0.87-1.06 s to 0.72-0.88 s
-on the bench machine).
+before the server's own imports, and the server waits for its verdict before it serves
+(time to the first answer on all four specs went from 0.87-1.06 s to 0.72-0.88 s on the
+bench machine).
 """
 
 from __future__ import annotations
@@ -16,44 +18,110 @@ import json
 import os
 import signal
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from mockserver.spec.errors import SpecError
-from mockserver.spec.read import find_spec_files, read_document
+from mockserver.spec.bundle import Bundle, read_spec
+from mockserver.spec.errors import Problem, Problems, SpecError, pointer
+from mockserver.spec.normalise import repair_references
+from mockserver.spec.read import find_spec_files
+
+MAX_FINDINGS = 50
+"""Findings reported per file; a file with more says how many were left out."""
+
+_COVERED = ("UnresolvableParameterError",)
+"""openapi-spec-validator findings the loader reports itself, with a place (`lenient.py`)."""
 
 
-def check_document(path: Path, document: Mapping[str, Any]) -> None:
-    """Validate against the OpenAPI 3.x schema; raise a `SpecError` naming the place."""
-    version = str(document.get("openapi", ""))
-    if not version.startswith("3."):
-        raise SpecError(path, "openapi", f"an OpenAPI 3.x document is required, not {version!r}")
+def check_document(bundle: Bundle) -> list[Problem]:
+    """Every finding of openapi-spec-validator on the bundled (not yet normalised)
+    document; none when the document names no version it knows (loading says so)."""
     # Imported here, not at the top: it is most of this check's cost (see the docstring).
-    from openapi_spec_validator import validate as validate_openapi
+    from openapi_spec_validator.shortcuts import get_validator_cls
 
+    document = bundle.document
     try:
-        validate_openapi(document)
-    except Exception as exc:  # the validator raises several types, all of them "invalid"
-        place = str(getattr(exc, "json_path", "") or "")
-        message = str(getattr(exc, "message", exc)).splitlines()[0]
-        raise SpecError(path, place, message) from None
+        cls = get_validator_cls(document)
+    except Exception:  # no (known) version: normalisation refuses it, naming the key
+        return []
+    found: list[Problem] = []
+    left_out = 0
+    try:
+        for error in cls(document).iter_errors():
+            if type(error).__name__ in _COVERED:
+                continue
+            if len(found) >= MAX_FINDINGS:
+                left_out += 1
+                continue
+            place, message = _describe(error)
+            source, inner = bundle.locate(place)
+            found.append(Problem(source, inner, message))
+    except Exception as exc:  # RecursionError, or the validator tripping on odd content
+        found.append(
+            Problem(str(bundle.path), "", f"the OpenAPI check stopped early: {type(exc).__name__}")
+        )
+    if left_out:
+        found.append(Problem(str(bundle.path), "", f"{left_out} more OpenAPI findings left out"))
+    return found
 
 
-def check_files(paths: Iterable[Path]) -> None:
-    """Read and check every spec file found under `paths`; the first error is raised."""
+def _describe(error: Any) -> tuple[str, str]:
+    """The place (a JSON pointer) and a one-line message of a validator finding: never
+    the instance it is about (a whole subtree of the spec, sometimes)."""
+    from jsonschema.exceptions import best_match
+
+    path = [str(p) for p in getattr(error, "absolute_path", ())]
+    for _ in range(16):  # into the most relevant branch of a oneOf / anyOf
+        context = getattr(error, "context", None)
+        deeper = best_match(context) if context else None
+        if deeper is None:
+            break
+        path += [str(p) for p in getattr(deeper, "relative_path", ())]
+        error = deeper
+    text = str(getattr(error, "message", "") or error)
+    message = text.splitlines()[0] if text else "invalid"
+    if message.endswith(_REQUIRED):
+        missing = message[: -len(_REQUIRED)].strip().strip("'\"")
+        path.append(missing)
+        message = f"{missing!r} is required"
+    elif _NO_BRANCH in message:
+        message = NO_FORM
+    elif " is " in message and message.index(" is ") > _SHOWN:
+        message = "the value" + message[message.index(" is ") :]  # not a repr of the subtree
+    return pointer(*path), message
+
+
+_REQUIRED = " is a required property"
+_NO_BRANCH = " is not valid under any of the "
+NO_FORM = "matches none of the forms allowed here"
+"""The message of a finding that only says a node fits no alternative (`oneOf`)."""
+_SHOWN = 60
+
+
+def check_files(paths: Iterable[Path]) -> list[Problem]:
+    """Read and check every spec file found under `paths`: every finding, in order.
+
+    A file that cannot be read at all is left to loading, which refuses it."""
+    found: list[Problem] = []
     for path in find_spec_files(paths):
-        check_document(path, read_document(path))
+        try:
+            bundle = read_spec(path, Problems())
+            repair_references(bundle, Problems())
+        except SpecError:
+            continue
+        found.extend(check_document(bundle))
+    return found
 
 
 class SpecCheck:
     """`check_files` in a child process, started now and waited for with `result`.
 
     The child is forked from this process, so it starts with what is already imported
-    (no new interpreter, ~65 ms less than `python -m`), and writes its verdict to a pipe:
-    nothing for a pass, else the error as JSON. A process that already runs threads is
-    not forked (a thread holding a lock at the fork would leave the child stuck on it):
-    there, and where there is no fork, `result` checks in this process.
+    (no new interpreter, ~65 ms less than `python -m`), and writes its findings to a pipe
+    as JSON. A process that already runs threads is not forked (a thread holding a lock
+    at the fork would leave the child stuck on it): there, and where there is no fork,
+    `result` checks in this process.
     """
 
     def __init__(self, paths: Sequence[Path]) -> None:
@@ -78,22 +146,19 @@ class SpecCheck:
         os.close(write_end)
         self.pid, self._verdict = pid, read_end
 
-    def result(self) -> None:
-        """Return once every document passed; else raise the first `SpecError`."""
+    def result(self) -> list[Problem]:
+        """Every finding, once the check is done."""
         if self.pid is None or self._verdict is None:
-            check_files(self.paths)
-            return
+            return _safe_check(self.paths)
         with os.fdopen(self._verdict, "rb") as verdict:
             self._verdict = None
             out = verdict.read()
         _, status = os.waitpid(self.pid, 0)
         self.pid = None
-        code = os.waitstatus_to_exitcode(status)
-        if code == 0:
-            return
-        if code == 1 and out.strip():
-            raise _parse_error(out.decode("utf-8"))
-        check_files(self.paths)  # the child failed, not a spec: check here, as without it
+        if os.waitstatus_to_exitcode(status) == 0:
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                return [Problem(p["source"], p["place"], p["message"]) for p in json.loads(out)]
+        return _safe_check(self.paths)  # the child failed, not a spec: check here
 
     def cancel(self) -> None:
         if self.pid is not None:
@@ -106,18 +171,21 @@ class SpecCheck:
             self._verdict = None
 
 
+def _safe_check(paths: list[Path]) -> list[Problem]:
+    try:
+        return check_files(paths)
+    except SpecError:  # no spec files at all: loading says so
+        return []
+
+
 def _check_in_child(paths: list[Path], write_end: int) -> int:
     try:
-        check_files(paths)
-    except SpecError as exc:
-        error = {"source": exc.source, "place": exc.place, "message": exc.message}
-        os.write(write_end, json.dumps(error).encode("utf-8"))
-        return 1
+        found = _safe_check(paths)
+        data = json.dumps(
+            [{"source": p.source, "place": p.place, "message": p.message} for p in found]
+        ).encode("utf-8")
+        with os.fdopen(write_end, "wb") as out:
+            out.write(data)
     except BaseException:  # anything else: the parent checks again, and reports it
         return 2
     return 0
-
-
-def _parse_error(text: str) -> SpecError:
-    fields = json.loads(text)
-    return SpecError(fields["source"], fields["place"], fields["message"])

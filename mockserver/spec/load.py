@@ -1,36 +1,54 @@
-"""The loading pipeline: read -> normalise -> (check) -> compile, for one spec or many."""
+"""The loading pipeline: read (and bundle) -> check -> normalise -> compile, for one spec
+or many.
+
+Lenient by default: a defect that does not stop serving is a warning (a `Problem` in
+`problems`), an operation that cannot be compiled is left out with a warning naming it,
+and only a spec that cannot be read at all (or two specs that claim one route) is a
+`SpecError`. With `strict`, any problem is a `SpecError` that lists them all.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from mockserver.schemas import SchemaContext
-from mockserver.spec.check import check_document
-from mockserver.spec.compile import compile_operations
-from mockserver.spec.errors import SpecError
+from mockserver.spec.bundle import Bundle, read_spec
+from mockserver.spec.check import NO_FORM, check_document
+from mockserver.spec.compile import compile_operation, operation_places, readable_routes
+from mockserver.spec.errors import Problem, Problems, SpecError, join
 from mockserver.spec.model import Api, Operation, route_shape
-from mockserver.spec.normalise import normalise
-from mockserver.spec.read import find_spec_files, read_document
+from mockserver.spec.normalise import normalise, repair_references
+from mockserver.spec.read import find_spec_files
 from mockserver.spec.servers import override, server_base_path
 
+COMPILE_ERRORS = (
+    SpecError,
+    KeyError,
+    ValueError,
+    TypeError,
+    AttributeError,
+    IndexError,
+    RuntimeError,  # RecursionError, and StopIteration turned into it
+)
 
-def load_api(path: Path, check: bool = True) -> Api:
-    """Read, check (unless `check` is false: it was, or is being, done elsewhere) and
-    compile one document."""
-    document = read_document(path)
-    if check:
-        check_document(path, document)
-    document = normalise(path, document)
+
+def load_api(path: Path, check: bool = True, problems: Problems | None = None) -> Api:
+    """Read, check (unless `check` is false: it was, or is being, done elsewhere),
+    normalise and compile one spec; its warnings go to `problems`."""
+    problems = problems if problems is not None else Problems(echo=True)
+    bundle = read_spec(path, problems)
+    repair_references(bundle, problems)
+    findings = check_document(bundle) if check else []
+    document = normalise(bundle, problems)
+    merge(problems, findings)
     api_id = path.stem
-    ctx = SchemaContext(api_id, document)
     try:
-        operations = tuple(compile_operations(api_id, path, document, ctx))
-    except SpecError:
-        raise
-    except (KeyError, ValueError, TypeError) as exc:
-        raise SpecError(path, "", f"cannot compile: {exc}") from None
+        ctx = SchemaContext(api_id, document)
+    except COMPILE_ERRORS as exc:
+        raise SpecError(path, "", f"cannot use its schemas: {_reason(exc)}") from None
+    operations = tuple(_compile(api_id, bundle, ctx, problems))
     info = document.get("info", {})
     return Api(
         api_id,
@@ -42,18 +60,123 @@ def load_api(path: Path, check: bool = True) -> Api:
     )
 
 
+def _compile(
+    api_id: str, bundle: Bundle, ctx: SchemaContext, problems: Problems
+) -> Iterator[Operation]:
+    get_paths = readable_routes(bundle.document, ctx)
+    for route, method, item, raw in operation_places(bundle.document, ctx):
+        place = join("/paths", route, method)
+        try:
+            op = compile_operation(
+                api_id,
+                bundle.path,
+                bundle.document,
+                ctx,
+                route,
+                method,
+                item,
+                raw,
+                get_paths=get_paths,
+            )
+        except COMPILE_ERRORS as exc:
+            problems.warn(
+                bundle.path, place, f"{method.upper()} {route} is not served: {_reason(exc)}"
+            )
+            continue
+        yield _without_bad_examples(op, place, bundle, problems)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, SpecError):
+        return exc.message
+    if isinstance(exc, RecursionError):
+        return "its schemas nest without end"
+    if isinstance(exc, KeyError):
+        return f"{exc.args[0]!r} is missing" if exc.args else "something is missing"
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+
+
+def _without_bad_examples(
+    op: Operation, place: str, bundle: Bundle, problems: Problems
+) -> Operation:
+    """The operation without the spec examples that its response schemas refuse (each
+    one a warning): the mock never answers with a body its own contract rejects."""
+    changed = {}
+    for status, response in [*op.responses.items(), *op.ranges.items()]:
+        media_changed = False
+        media_list = []
+        for media in response.media:
+            bad = [
+                name
+                for name, value in media.examples.items()
+                if media.validator is not None and not _valid(media.validator, value)
+            ]
+            for name in bad:
+                where = join(place, "responses", response.key or str(status), "content", media.name)
+                source, inner = bundle.locate(where)
+                problems.warn(
+                    source, inner, f"example {name!r} does not match its schema; not served"
+                )
+            if bad:
+                media_changed = True
+                media = dataclasses.replace(
+                    media, examples={k: v for k, v in media.examples.items() if k not in bad}
+                )
+            media_list.append(media)
+        if media_changed:
+            changed[status] = dataclasses.replace(response, media=tuple(media_list))
+    if not changed:
+        return op
+    return dataclasses.replace(
+        op,
+        responses={s: changed.get(s, r) for s, r in op.responses.items()},
+        ranges={k: changed.get(k, r) for k, r in op.ranges.items()},
+    )
+
+
+def _valid(validator: object, value: object) -> bool:
+    try:
+        return bool(validator.is_valid(value))  # type: ignore[attr-defined]
+    except Exception:  # the schema itself is unusable (`type: nope`): no example fits it
+        return False
+
+
+def merge(problems: Problems, findings: Iterable[Problem]) -> None:
+    """Add the OpenAPI check's findings, but not one at a place the loader already
+    reported (its own message says what was done about it), nor one that only says a
+    node fits no alternative when the loader reported a problem inside that node."""
+    known = {(p.source, p.place) for p in problems}
+    for finding in findings:
+        if (finding.source, finding.place) in known:
+            continue
+        if finding.message == NO_FORM and any(
+            source == finding.source and place.startswith(finding.place + "/")
+            for source, place in known
+        ):
+            continue
+        problems.warn(finding.source, finding.place, finding.message)
+
+
 def load_apis(
-    paths: Iterable[Path], check: bool = True, base_paths: Mapping[str, str] | None = None
+    paths: Iterable[Path],
+    check: bool = True,
+    base_paths: Mapping[str, str] | None = None,
+    *,
+    strict: bool = False,
+    problems: Problems | None = None,
 ) -> list[Api]:
-    """Load every spec; refuse two APIs that claim the same id or method and served path.
+    """Load every spec; refuse two APIs that claim the same id or method and path.
 
     `base_paths` (`--base-path`) replaces the base path of the API whose id is a key,
-    or of every API under the key "" (`servers.override`)."""
+    or of every API under the key "" (`servers.override`). Warnings go to `problems`
+    (else each is logged); with `strict`, any problem is a `SpecError` listing every
+    one (after all specs were read)."""
+    problems = problems if problems is not None else Problems(echo=not strict)
     apis: list[Api] = []
     seen_ids: dict[str, str] = {}
     claimed: dict[tuple[str, str], Operation] = {}
     for path in find_spec_files(paths):
-        api = load_api(path, check)
+        api = load_api(path, check, problems)
         base = override(base_paths or {}, api.api_id)
         if base is not None:
             api = with_base_path(api, base)
@@ -68,13 +191,15 @@ def load_apis(
                 other = claimed[key]
                 raise SpecError(
                     path,
-                    f"paths.{op.path}.{op.method.lower()}",
+                    join("/paths", op.path, op.method.lower()),
                     f"{op.method} {op.served_path} is also claimed by {other.source} "
                     f"({other.operation_id}); two specs cannot serve the same "
                     "method and path",
                 )
             claimed[key] = op
         apis.append(api)
+    if strict and len(problems):
+        raise SpecError.of(problems)
     return apis
 
 

@@ -8,12 +8,14 @@ file format a spec was written in.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mockserver.generation import Generator
+    from mockserver.headers import DocumentedHeader
+    from mockserver.media import Writer
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 NO_TEMPLATE: Any = object()
@@ -38,6 +40,19 @@ class Param:
     explode: bool
     schema: Any
     validator: Any
+    allow_reserved: bool = False
+    allow_empty: bool | None = None
+    """`allowEmptyValue` as written: True, False, or None when the spec is silent."""
+    content_json: bool = False
+    """Described by `content` with a JSON media type: the value is JSON text."""
+    properties: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    """For an object: each declared property's (kind, item kind)."""
+    additional: bool = False
+    """For an object: whether it admits properties it does not declare."""
+    additional_kind: tuple[str, str] = ("string", "string")
+    claimed: frozenset[str] = frozenset()
+    """The names of the operation's other query parameters (an exploded form object
+    admitting any property takes every query name not in here)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +66,8 @@ class MediaType:
     examples: Mapping[str, Any]
     error_template: Any = NO_TEMPLATE
     prefer_generated: bool = False
+    write: Writer | None = None
+    """How a body becomes bytes: its media codec's writer, compiled once (`media`)."""
 
     @property
     def is_json(self) -> bool:
@@ -69,17 +86,27 @@ class Response:
     headers: Mapping[str, Any] = field(default_factory=dict)
     key: str = ""
     """The key it is documented under: "200", "4XX", "default"."""
+    documented_headers: tuple[DocumentedHeader, ...] = ()
+    """`headers`, compiled: what every answer with this response carries."""
 
     @property
     def default_media(self) -> MediaType | None:
         return self.media[0] if self.media else None
 
+    def media_named(self, name: str) -> MediaType | None:
+        """The documented media type called exactly `name` (as the spec writes it)."""
+        return next((m for m in self.media if m.name == name), None)
+
 
 @dataclass(frozen=True, slots=True)
 class BodyMedia:
+    """One documented request media type: schema, validator, and the codec's reader
+    (compiled for its schema and `encoding`; None: the body is taken as bytes)."""
+
     name: str
     schema: Any
     validator: Any
+    reader: Callable[[bytes], Any] | None = None
 
     @property
     def is_json(self) -> bool:
@@ -100,6 +127,9 @@ class Credential:
     kind: str
     location: str
     name: str
+    http_scheme: str = ""
+    """For `type: http`: its `scheme`, lower-cased (`bearer`, `basic`, ...)."""
+    bearer_format: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +147,8 @@ class Operation:
     source: str
     ranges: Mapping[str, Response] = field(default_factory=dict)
     """The responses documented under a range ("1XX".."5XX") or as "default"."""
+    challenge: str = ""
+    """`WWW-Authenticate` for a 401 of this operation (see `security.challenge`)."""
     base_path: str = ""
     """The path of the operation's server URL (`servers.py`): "/api/v3", or "" for none."""
 
