@@ -360,7 +360,7 @@ class _Compiler:
         if not isinstance(properties, Mapping):
             properties = {}
         required = set(schema.get("required", []) or [])
-        fields = []
+        fields: list[tuple[str, bool, Generator, Callable[[Any], bool]]] = []
         for prop_name, prop_schema in properties.items():
             if _annotated(self.ctx, prop_schema, "writeOnly"):
                 continue  # never in a response, even when required (it is the request's)
