@@ -443,7 +443,7 @@ def wait_for(url: str, within: float) -> None:
         except OSError as exc:
             if time.monotonic() >= deadline:
                 raise MockServerError(
-                    f"no mock answers at {url} (--mockserver-url; waited {within:.0f} s): {exc}"
+                    f"no mock answers at {url} (--mockserver-url; waited {within:g} s): {exc}"
                 ) from None
             time.sleep(0.25)  # nothing to wait on but the port
 
@@ -600,6 +600,7 @@ def write_report(path: Path, report: Mapping[str, Any], fail_under: float | None
 # -- pytest wiring ------------------------------------------------------------------------
 OPTIONS = (
     ("url", "use the mock at this URL instead of starting one"),
+    ("url-wait", f"seconds the mock at --mockserver-url has to answer (default {OUTSIDE_WAIT:g})"),
     ("specs", "spec files or folders for the mock started here (':'-separated)"),
     ("fixtures", "fixtures folder for the mock started here"),
     ("scenarios", "scenario file for the mock started here"),
@@ -652,6 +653,19 @@ def _fail_under(config: pytest.Config) -> float | None:
     return value
 
 
+def _url_wait(config: pytest.Config) -> float:
+    text = _option(config, "url-wait")
+    if text is None:
+        return OUTSIDE_WAIT
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value < 1e6:
+        raise pytest.UsageError(f"mockserver url-wait must be a number of seconds, not {text!r}")
+    return value
+
+
 def _report_path(config: pytest.Config) -> Path | None:
     text = _option(config, "coverage-report")
     if text is None:
@@ -693,6 +707,7 @@ class RunCoverage:
     reports: list[dict[str, Any]] = field(default_factory=list)
     final: dict[str, Any] | None = None
     reached: bool = False
+    wait: float = OUTSIDE_WAIT
 
     def add(self, report: dict[str, Any]) -> None:
         """Sum `report` into those gathered (one report kept, however many tests)."""
@@ -705,7 +720,7 @@ class RunCoverage:
     def url(self) -> str:
         if self.outside:
             if not self.reached:
-                wait_for(self.outside.rstrip("/"), OUTSIDE_WAIT)
+                wait_for(self.outside.rstrip("/"), self.wait)
                 self.reached = True
             return self.outside.rstrip("/")
         if self.shared is None:
@@ -788,6 +803,7 @@ RUN = pytest.StashKey[RunCoverage]()
 
 def pytest_configure(config: pytest.Config) -> None:
     run = RunCoverage(config, _fail_under(config), _report_path(config), _option(config, "url"))
+    run.wait = _url_wait(config)
     config.stash[RUN] = run
     config.pluginmanager.register(run, "mockserver-run")
 

@@ -339,3 +339,19 @@ def test_a_state_file_left_by_a_killed_run_is_not_trusted(tmp_path: Path, left: 
     report = shared.release()  # the last user: reads the coverage, stops the mock
     assert report is not None and report["totals"]["statuses"]["covered"] == 1
     assert started[0].process.poll() is not None and json.loads(state.read_text()) == {}
+
+
+def test_a_mock_that_never_answers_at_the_url_is_one_clear_error(
+    pytester: pytest.Pytester,
+) -> None:
+    _notes(pytester)
+    with socket.socket() as unused:  # a port nobody listens on
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    result = pytester.runpytest_subprocess(
+        f"--mockserver-url=http://127.0.0.1:{port}", "--mockserver-url-wait=0.5"
+    )
+    result.assert_outcomes(errors=4)
+    result.stdout.fnmatch_lines(
+        [f"*no mock answers at http://127.0.0.1:{port} (--mockserver-url; waited 0.5 s)*"]
+    )
