@@ -380,12 +380,14 @@ class SharedMock:
             except ValueError:  # cut short by a process killed while writing it
                 state = {}
             before = dict(state)
-            yield state
-            if state != before:
-                handle.seek(0)
-                handle.truncate()
-                handle.write(json.dumps(state))
-                handle.flush()
+            try:
+                yield state
+            finally:  # also when the mock could not start: the others read why
+                if state != before:
+                    handle.seek(0)
+                    handle.truncate()
+                    handle.write(json.dumps(state))
+                    handle.flush()
             # closing the file releases the lock
 
     def acquire(self) -> str:

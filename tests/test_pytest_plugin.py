@@ -355,3 +355,18 @@ def test_a_mock_that_never_answers_at_the_url_is_one_clear_error(
     result.stdout.fnmatch_lines(
         [f"*no mock answers at http://127.0.0.1:{port} (--mockserver-url; waited 0.5 s)*"]
     )
+
+
+def test_under_xdist_a_mock_that_cannot_start_is_tried_once_and_told_to_every_worker(
+    pytester: pytest.Pytester,
+) -> None:
+    bad = pytester.path / "bad.yaml"
+    bad.write_text("openapi: 3.1.0\ninfo: [\n", encoding="utf-8")
+    pytester.makepyfile(
+        test_bad="def test_a(mockserver):\n    pass\n\ndef test_b(mockserver):\n    pass\n"
+    )
+    result = pytester.runpytest_subprocess("-n", "2", f"--mockserver-specs={bad}")
+    result.assert_outcomes(errors=2)
+    assert result.stdout.str().count("MockServerError: mockserver did not start") == 2
+    (state,) = pytester.path.glob("**/mockserver-shared.json")
+    assert "bad.yaml" in json.loads(state.read_text())["error"]  # written once, read by all
