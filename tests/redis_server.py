@@ -1,0 +1,148 @@
+"""A real `redis-server` for the tests: Debian's package, on a free 127.0.0.1 port, in a
+temporary folder, with no persistence. `.ci/run` installs the package when it is missing;
+on a developer's machine without it the Redis tests are skipped with a message saying how
+to get it (under CI, `CI=true`, they fail instead: a missing server is never a pass).
+
+Readiness is a real PING answered, polled until a deadline; never a fixed sleep.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+START_TIMEOUT = 15.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def redis_binary() -> str:
+    """The redis-server to run; skips (fails under CI) when there is none."""
+    found = shutil.which("redis-server") or shutil.which("redis-server", path="/usr/sbin:/usr/bin")
+    if found is None:
+        message = (
+            "redis-server is not installed: `apt-get install redis-server` (.ci/run "
+            "installs it) to run the shared-state tests against a real Redis"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+class RedisServer:
+    """One redis-server process; `stop()` and `start()` again keep its port (the tests
+    of an outage and a recovery)."""
+
+    def __init__(self, binary: str, folder: Path) -> None:
+        self.binary = binary
+        self.folder = folder
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log = folder / "redis.log"
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        assert self.process is None or self.process.poll() is not None, "already running"
+        self.process = subprocess.Popen(
+            [
+                self.binary,
+                "--bind", "127.0.0.1",
+                "--port", str(self.port),
+                "--dir", str(self.folder),
+                "--save", "",
+                "--appendonly", "no",
+                "--daemonize", "no",
+                "--logfile", str(self.log),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        self.wait_ready()
+
+    def wait_ready(self) -> None:
+        """Poll PING until it is answered; fail with the server's log if it never is."""
+        client = redis.Redis(
+            host="127.0.0.1", port=self.port, socket_connect_timeout=1, socket_timeout=1
+        )
+        deadline = time.monotonic() + START_TIMEOUT
+        try:
+            while True:
+                assert self.process is not None
+                if self.process.poll() is not None:
+                    raise AssertionError(f"redis-server exited {self.process.returncode}: {self.tail()}")
+                try:
+                    if client.ping():
+                        return
+                except (redis.ConnectionError, redis.BusyLoadingError, redis.TimeoutError):
+                    pass
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"redis-server did not answer PING: {self.tail()}")
+                time.sleep(0.005)  # between two real attempts, not instead of one
+        finally:
+            client.close()
+
+    def tail(self) -> str:
+        try:
+            return self.log.read_text(errors="replace")[-2000:]
+        except OSError:
+            return "(no log)"
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
+
+    def stop(self) -> None:
+        """SIGTERM (nothing to save), wait; killed after 10 s."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def flush(self) -> None:
+        with self.client() as client:
+            client.flushall()
+
+
+def running_redis() -> Iterator[RedisServer]:
+    binary = redis_binary()
+    with tempfile.TemporaryDirectory(prefix="mockserver-redis-") as folder:
+        server = RedisServer(binary, Path(folder))
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One redis-server for the whole test session; tests that share it flush it first."""
+    yield from running_redis()
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A redis-server of this test's own, for tests that stop and restart it."""
+    yield from running_redis()
