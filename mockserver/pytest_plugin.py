@@ -709,6 +709,8 @@ class RunCoverage:
     reports: list[dict[str, Any]] = field(default_factory=list)
     final: dict[str, Any] | None = None
     reached: bool = False
+    per_session: bool = False
+    """The reports gathered are the tests' sessions (not every session of a mock)."""
     wait: float = OUTSIDE_WAIT
 
     def add(self, report: dict[str, Any]) -> None:
@@ -749,9 +751,7 @@ class RunCoverage:
         if (
             self.outside
             or session.config.option.collectonly
-            or not any(
-                "mockserver_url" in getattr(item, "fixturenames", ()) for item in session.items
-            )
+            or not any(_uses_our_mock(item) for item in session.items)
         ):
             return
         with contextlib.suppress(MockServerError):  # the fixture raises it, in a test
@@ -764,7 +764,10 @@ class RunCoverage:
             if report is not None:
                 self.reports.append(report)
         if hasattr(self.config, "workerinput"):  # the controller sums and judges
-            self.config.workeroutput[COVERAGE_KEY] = json.dumps(self.reports)  # type: ignore[attr-defined]
+            output = self.config.workeroutput  # type: ignore[attr-defined]
+            output[COVERAGE_KEY] = json.dumps(
+                {"reports": self.reports, "per_session": self.per_session}
+            )
             return
         if not self.reports:
             return
@@ -778,7 +781,9 @@ class RunCoverage:
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         """xdist's controller: a worker finished, with its coverage reports."""
         output = getattr(node, "workeroutput", None) or {}
-        self.reports.extend(json.loads(output.get(COVERAGE_KEY, "[]")))
+        sent = json.loads(output.get(COVERAGE_KEY, "{}"))
+        self.reports.extend(sent.get("reports", []))
+        self.per_session = self.per_session or bool(sent.get("per_session"))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if hasattr(self.config, "workerinput"):
@@ -791,7 +796,8 @@ class RunCoverage:
                     "nothing to judge or write"
                 )
             return
-        where = "every session of the mock" if not self.outside else "the tests' sessions"
+        per_session = self.per_session or self.outside
+        where = "the tests' sessions" if per_session else "every session of the mock"
         terminalreporter.write_sep("=", f"mockserver coverage ({where})")
         for line in summary_lines(self.final, self.fail_under):
             red = line.startswith("FAILED")
@@ -801,6 +807,17 @@ class RunCoverage:
 
 
 RUN = pytest.StashKey[RunCoverage]()
+
+
+def _uses_our_mock(item: pytest.Item) -> bool:
+    """`item` needs the `mockserver_url` of this plugin (not one a conftest overrides)."""
+    if "mockserver_url" not in getattr(item, "fixturenames", ()):
+        return False
+    info = getattr(item, "_fixtureinfo", None)  # pytest's own record of the fixtures used
+    definitions = getattr(info, "name2fixturedefs", {}).get("mockserver_url")
+    if not definitions:
+        return True
+    return getattr(definitions[-1].func, "__module__", None) == __name__
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -823,6 +840,8 @@ def mockserver(mockserver_url: str, pytestconfig: pytest.Config) -> Iterator[Moc
     run = pytestconfig.stash[RUN]
     session = MockSession(mockserver_url, f"pytest-{uuid.uuid4().hex[:12]}", run.token)
     yield session
-    if run.outside:  # a mock of ours is read whole at the end; an outside one is shared
+    if run.outside or run.shared is None:  # an outside mock, or a conftest's: may be shared
         run.add(session.coverage())
+        run.per_session = True
+    # (a mock of ours is read whole, every session, by its last user)
     session.reset()

@@ -370,3 +370,27 @@ def test_under_xdist_a_mock_that_cannot_start_is_tried_once_and_told_to_every_wo
     assert result.stdout.str().count("MockServerError: mockserver did not start") == 2
     (state,) = pytester.path.glob("**/mockserver-shared.json")
     assert "bad.yaml" in json.loads(state.read_text())["error"]  # written once, read by all
+
+
+def test_a_conftest_that_brings_its_own_mock_gets_no_second_one(
+    pytester: pytest.Pytester,
+) -> None:
+    root = _notes(pytester)
+    server = MockServerProcess(str(root / "specs"), "--workers", "1")
+    try:
+        (root / "tests" / "conftest.py").write_text(
+            "import pytest\n\n"
+            "@pytest.fixture(scope='session')\n"
+            f"def mockserver_url():\n    return {server.url!r}\n"
+        )
+        result = pytester.runpytest_subprocess("-n", "2", "--mockserver-fail-under=60")
+        result.assert_outcomes(passed=4)
+        assert result.ret == pytest.ExitCode.OK
+        result.stdout.fnmatch_lines(
+            ["*= mockserver coverage (the tests' sessions) =*", "statuses 4/6 66.7%*"]
+        )
+        assert not list(pytester.path.glob("**/mockserver-shared.json"))  # none started
+        served = requests.get(f"{server.url}/__mock/coverage", timeout=10).json()
+        assert served["totals"]["statuses"]["covered"] == 4  # the tests used this one
+    finally:
+        assert server.stop() == 0
