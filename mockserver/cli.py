@@ -363,8 +363,12 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
-    except ConfigError as exc:
-        print(f"mockserver: {exc}", file=sys.stderr)
+    except ConfigError as exc:  # before the flags are read: the environment's log format
+        wanted = os.environ.get(ENV_PREFIX + "LOG_FORMAT", "").strip()
+        print(
+            logs.line("json" if wanted == "json" else "text", "error", f"mockserver: {exc}"),
+            file=sys.stderr,
+        )
         return 2
     if args.command == "coverage":
         return coverage(args)
