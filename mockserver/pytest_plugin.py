@@ -26,9 +26,11 @@ it), fails the run under ``--mockserver-fail-under`` / ini ``mockserver_fail_und
 and writes ``--mockserver-coverage-report`` / ini ``mockserver_coverage_report`` (a
 `.json` path: the report as the mock's ``GET /__mock/coverage`` gives it; `.xml`:
 JUnit). With a mock started here, the run's coverage is the mock's, all sessions,
-read by its last user before stopping it; with ``--mockserver-url``, it is the sum of
-the tests' own sessions (a shared mock may serve others too). Workers send theirs to
-xdist's controller, which sums them.
+read by its last user before stopping it; with ``--mockserver-url`` (or a conftest's
+own ``mockserver_url`` fixture, for which none is started), it is the sum of the tests'
+own sessions (a shared mock may serve others too). Workers send theirs to xdist's
+controller, which sums them. ``--mockserver-url`` waits up to ``--mockserver-url-wait``
+seconds (30) for that mock to answer.
 """
 
 from __future__ import annotations
