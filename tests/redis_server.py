@@ -4,6 +4,10 @@ anywhere else a missing server fails the Redis tests with a message saying how t
 (never a skip: a missing server is never a pass).
 
 Readiness is a real PING answered, polled until a deadline; never a fixed sleep.
+
+`tls=True` serves TLS only (`rediss://`), with the self-signed certificate for 127.0.0.1
+in tests/data/tls/ (made for these tests: `openssl req -x509 -newkey rsa:2048 -nodes
+-days 36500 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import pytest
 import redis
 
 START_TIMEOUT = 15.0
+TLS = Path(__file__).parent / "data" / "tls"
+CERTIFICATE, KEY = TLS / "redis-test.crt", TLS / "redis-test.key"
 
 
 def free_port() -> int:
@@ -45,16 +51,31 @@ class RedisServer:
     """One redis-server process; `stop()` and `start()` again keep its port (the tests
     of an outage and a recovery)."""
 
-    def __init__(self, binary: str, folder: Path) -> None:
+    def __init__(self, binary: str, folder: Path, *, tls: bool = False) -> None:
         self.binary = binary
         self.folder = folder
+        self.tls = tls
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self.log = folder / "redis.log"
 
     @property
     def url(self) -> str:
+        if self.tls:
+            return f"rediss://127.0.0.1:{self.port}/0?ssl_ca_certs={CERTIFICATE}"
         return f"redis://127.0.0.1:{self.port}/0"
+
+    def _listen(self) -> list[str]:
+        if not self.tls:
+            return ["--port", str(self.port)]
+        return [
+            "--port", "0",
+            "--tls-port", str(self.port),
+            "--tls-cert-file", str(CERTIFICATE),
+            "--tls-key-file", str(KEY),
+            "--tls-ca-cert-file", str(CERTIFICATE),
+            "--tls-auth-clients", "no",
+        ]  # fmt: skip
 
     def start(self) -> None:
         assert self.process is None or self.process.poll() is not None, "already running"
@@ -62,7 +83,7 @@ class RedisServer:
             [
                 self.binary,
                 "--bind", "127.0.0.1",
-                "--port", str(self.port),
+                *self._listen(),
                 "--dir", str(self.folder),
                 "--save", "",
                 "--appendonly", "no",
@@ -77,9 +98,7 @@ class RedisServer:
 
     def wait_ready(self) -> None:
         """Poll PING until it is answered; fail with the server's log if it never is."""
-        client = redis.Redis(
-            host="127.0.0.1", port=self.port, socket_connect_timeout=1, socket_timeout=1
-        )
+        client = self.client(timeout=1)
         deadline = time.monotonic() + START_TIMEOUT
         try:
             while True:
@@ -105,8 +124,10 @@ class RedisServer:
         except OSError:
             return "(no log)"
 
-    def client(self) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
+    def client(self, timeout: float = 5) -> redis.Redis:
+        return redis.Redis.from_url(
+            self.url, socket_connect_timeout=timeout, socket_timeout=timeout
+        )
 
     def stop(self) -> None:
         """SIGTERM (nothing to save), wait; killed after 10 s."""
@@ -125,10 +146,10 @@ class RedisServer:
             client.flushall()
 
 
-def running_redis() -> Iterator[RedisServer]:
+def running_redis(*, tls: bool = False) -> Iterator[RedisServer]:
     binary = redis_binary()
     with tempfile.TemporaryDirectory(prefix="mockserver-redis-") as folder:
-        server = RedisServer(binary, Path(folder))
+        server = RedisServer(binary, Path(folder), tls=tls)
         server.start()
         try:
             yield server
@@ -166,3 +187,9 @@ def redis_server() -> RedisServer:
 def own_redis() -> Iterator[RedisServer]:
     """A redis-server of this test's own, for tests that stop and restart it."""
     yield from running_redis()
+
+
+@pytest.fixture
+def tls_redis() -> Iterator[RedisServer]:
+    """A redis-server of this test's own that speaks TLS only (`rediss://`)."""
+    yield from running_redis(tls=True)

@@ -6,7 +6,7 @@ local store keeps in one SQLite file into Redis instead. Keys, under one prefix 
 
     P:changes         integer   bumped by every change of any session's scenarios
     P:epoch           integer   set once by the first scenario change of a (new, emptied) Redis
-    P:scen:S          hash      {version, document (JSON)}
+    P:scen:S          hash      {version (epoch and change count), document (JSON)}
     P:count:S         hash      rule counter -> calls counted
     P:j:S             zset      journal ids, scored by the request's time (`at`)
     P:d:S             hash      journal id -> the entry (JSON text)
@@ -224,6 +224,7 @@ for _, s in ipairs(idle) do
   if s ~= default then drop_session(s) end
 end
 local over = redis.call('ZCARD', P .. 'sessions') - max_sessions
+if redis.call('ZSCORE', P .. 'sessions', default) then over = over - 1 end  -- not counted
 if over > 0 then
   for _, s in ipairs(redis.call('ZRANGE', P .. 'sessions', 0, math.min(over, 16))) do
     if s ~= default and over > 0 then drop_session(s); over = over - 1 end
@@ -238,12 +239,15 @@ _SET_SCENARIOS = (
     + """
 -- ARGV: P, session, document (JSON), an epoch to set if Redis has none (a new or
 -- emptied Redis: its change count starts again, the epoch tells it from the old one)
+-- The version is the epoch and the new change count, as digits: never given before, to
+-- any session, so a copy compiled from an older document (of a session forgotten since,
+-- or of a Redis emptied since) is never taken for the new one.
 local s = ARGV[2]
 redis.call('SET', P .. 'epoch', ARGV[4], 'NX')
-local version = redis.call('HINCRBY', P .. 'scen:' .. s, 'version', 1)
-redis.call('HSET', P .. 'scen:' .. s, 'document', ARGV[3])
+local changes = redis.call('INCR', P .. 'changes')
+local version = redis.call('GET', P .. 'epoch') .. string.format('%010d', changes)
+redis.call('HSET', P .. 'scen:' .. s, 'version', version, 'document', ARGV[3])
 redis.call('DEL', P .. 'count:' .. s)
-redis.call('INCR', P .. 'changes')
 redis.call('ZADD', P .. 'sessions', now_ms(), s)
 return version
 """
