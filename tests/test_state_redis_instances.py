@@ -10,22 +10,41 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
 from tests.conftest import ROOT, LiveServer
-from tests.redis_server import RedisServer, free_port, redis_server, running_redis
+from tests.redis_server import (
+    RedisServer,
+    free_port,
+    own_redis,
+    redis_server,
+    running_redis,
+    tls_redis,
+)
 
-__all__ = ["redis_server"]  # a fixture, used by name below
+__all__ = ["own_redis", "redis_server", "tls_redis"]  # fixtures, used by name below
 
 STATELESS = "/api/v1/events/subscriptions/project/p1/"  # getProjectSubscriptions
 RULED = "/api/v1/events/query/"  # queryEvents: the scenarios below match it
+PETS = """\
+openapi: 3.1.0
+info: {title: Reloaded, version: "1"}
+paths:
+  /pets:
+    get:
+      operationId: listThem
+      responses:
+        "200": {description: ok}
+"""
 
 
 def start_instances(count: int, *args: str) -> list[LiveServer]:
@@ -266,13 +285,93 @@ def test_redis_going_away_and_coming_back(
             own_redis.start()
 
 
-def test_start_up_with_redis_unreachable_fails_at_once_with_one_line() -> None:
+def test_redis_stopped_while_requests_are_in_flight(
+    small_redis: RedisServer, small: list[LiveServer]
+) -> None:
+    servers = small
+    dropped_before = sum(health(server)["state"]["dropped"] for server in servers)
+
+    def send(http: requests.Session, url: str, n: int) -> requests.Response:
+        if n == 150:  # the other clients' requests are in flight meanwhile
+            small_redis.stop()
+        return http.get(url + STATELESS, headers={"X-Mock-Session": "midway"})
+
+    try:
+        calls = spread(servers, 450, send, clients=6)
+    finally:
+        if small_redis.process is None:
+            small_redis.start()
+    assert sorted(n for _, n, _ in calls) == list(range(450))
+    assert {r.status_code for _, _, r in calls} == {200}  # none waited for Redis, no 5xx
+    for server in servers:
+        wait_for(lambda s=server: health(s)["status"] == "ok", "health ok again")
+    kept = listing(servers[0], "midway")
+    assert len(kept["requests"]) == 40  # each instance held its newest 40 and wrote them
+    dropped = sum(health(server)["state"]["dropped"] for server in servers) - dropped_before
+    assert dropped > 0 and kept["dropped"] > 0  # counted, in the health and in the listing
+
+
+def test_a_request_that_matches_no_rule_costs_one_round_trip_and_waits_for_no_write(
+    own_redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MOCKSERVER_STATE", own_redis.url)  # the variable, not the flag
+    server = LiveServer("--workers", "1")
+    try:
+        headers = {"X-Mock-Session": "trips"}
+        with requests.Session() as http, own_redis.client() as client:
+            # Once per session and process: its scenarios read, the journal writer started.
+            assert http.get(server.url + STATELESS, headers=headers).status_code == 200
+            assert len(listing(server, "trips")["requests"]) == 1
+            client.config_resetstat()
+            # Redis runs no write from here on (the journal's script waits in Redis): every
+            # answer below is sent before its journal entry is written.
+            client.execute_command("CLIENT", "PAUSE", "60000", "WRITE")
+            try:
+                for _ in range(20):
+                    assert http.get(server.url + STATELESS, headers=headers).status_code == 200
+                stats = client.info("commandstats")
+                assert client.zcard("mockserver:j:trips") == 1
+            finally:
+                client.execute_command("CLIENT", "UNPAUSE")
+        calls = {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
+        ours = {"config|resetstat", "client|pause"}
+        assert {name: n for name, n in calls.items() if name not in ours} == {"mget": 20}
+        assert len(listing(server, "trips")["requests"]) == 21  # written once Redis could
+    finally:
+        assert server.stop() == 0
+
+
+def test_an_instance_on_rediss_keeps_its_state_in_redis_across_a_hot_reload(
+    tls_redis: RedisServer, tmp_path: Path
+) -> None:
+    spec = tmp_path / "api.yaml"
+    spec.write_text(PETS)
+    server = LiveServer(str(spec), "--workers", "1", "--state", tls_redis.url)
+    try:
+        session = {"X-Mock-Session": "r"}
+        assert requests.get(server.url + "/pets", headers=session).status_code == 200
+        version = health(server)["version"]
+        spec.write_text(PETS.replace("/pets:", "/owners:"))
+        os.kill(server.process.pid, signal.SIGHUP)
+        wait_for(lambda: health(server)["version"] != version, "the reloaded version")
+        assert requests.get(server.url + "/owners", headers=session).status_code == 200
+        assert [e["path"] for e in listing(server, "r")["requests"]] == ["/pets", "/owners"]
+        assert health(server)["state"]["backend"] == "redis"
+        with tls_redis.client() as client:
+            assert client.zcard("mockserver:j:r") == 2  # in Redis, not in a local file
+    finally:
+        assert server.stop() == 0
+
+
+@pytest.mark.parametrize("given", ["flag", "variable"])
+def test_start_up_with_redis_unreachable_fails_at_once_with_one_line(given: str) -> None:
     url = f"redis://:hunter2@127.0.0.1:{free_port()}/0"
     started = time.monotonic()
+    flag = ["--state", url] if given == "flag" else []
     done = subprocess.run(
-        [sys.executable, "-m", "mockserver", "serve", "--port", "0", "--state", url],
+        [sys.executable, "-m", "mockserver", "serve", "--port", "0", *flag],
         cwd=ROOT, capture_output=True, text=True, timeout=60,
-        env={**os.environ, "MOCKSERVER_STATE": ""},
+        env={**os.environ, "MOCKSERVER_STATE": url if given == "variable" else ""},
     )  # fmt: skip
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
