@@ -14,7 +14,7 @@ from xml.etree import ElementTree
 import pytest
 import requests
 
-from mockserver.pytest_plugin import MockServerProcess, SharedMock
+from mockserver.pytest_plugin import MockServerProcess, SharedMock, merge_reports
 from tests.conftest import ROOT
 from tests.notes_sample import write_sample
 
@@ -394,3 +394,46 @@ def test_a_conftest_that_brings_its_own_mock_gets_no_second_one(
         assert served["totals"]["statuses"]["covered"] == 4  # the tests used this one
     finally:
         assert server.stop() == 0
+
+
+def _report(served: list[int], counts: dict[str, int], valid: int) -> dict[str, object]:
+    documented = [200, 404]
+    uncovered = [s for s in documented if s not in served]
+    return {
+        "operations": [
+            {
+                "api": "notes",
+                "operationId": "getNote",
+                "method": "GET",
+                "path": "/notes/{id}",
+                "statuses": {
+                    "documented": documented,
+                    "served": served,
+                    "uncovered": uncovered,
+                    "counts": counts,
+                    "reach": {str(s): {"header": f"X-Mock-Status: {s}"} for s in uncovered},
+                },
+                "examples": {"documented": ["200.one"], "served": [], "uncovered": ["200.one"]},
+                "requests": {"valid": valid, "invalid": 0},
+            }
+        ],
+        "totals": {},
+    }
+
+
+def test_reports_of_several_sessions_or_workers_sum_into_one() -> None:
+    merged = merge_reports(
+        [_report([200], {"200": 2}, 2), _report([], {}, 0), _report([404], {"404": 1}, 1)]
+    )
+    (op,) = merged["operations"]
+    assert op["statuses"]["served"] == [200, 404] and op["statuses"]["uncovered"] == []
+    assert op["statuses"]["counts"] == {"200": 2, "404": 1} and op["statuses"]["reach"] == {}
+    assert op["requests"] == {"valid": 3, "invalid": 0}
+    assert merged["totals"] == {
+        "operations": {"covered": 1, "total": 1, "percent": 100.0},
+        "statuses": {"covered": 2, "total": 2, "percent": 100.0},
+        "examples": {"covered": 0, "total": 1, "percent": 0.0},
+    }
+    half = merge_reports([_report([], {}, 0), _report([404], {"404": 1}, 1)])
+    assert half["operations"][0]["statuses"]["reach"] == {"200": {"header": "X-Mock-Status: 200"}}
+    assert half["totals"]["statuses"]["percent"] == 50.0
