@@ -170,17 +170,28 @@ local function line()  -- the entries come as lines, in one argument (no newline
   return value
 end
 local last = redis.call('INCRBY', P .. 'seq', n) - n
-local limits, touched = {}, {}
+local limits, touched, added = {}, {}, 0
+local scored, stored, all = {}, {}, {}  -- per session: ZADD and HSET arguments; jall's
 for _ = 1, n do
   local s, at, limit, blob = line(), line(), tonumber(line()), line()
   last = last + 1
   local id = string.format('%016x', last)
-  redis.call('ZADD', P .. 'j:' .. s, at, id)
-  redis.call('HSET', P .. 'd:' .. s, id, blob)
-  redis.call('ZADD', P .. 'jall', at, id .. s)
-  redis.call('INCRBY', P .. 'bytes', #blob)
+  if scored[s] == nil then scored[s], stored[s] = {}, {} end
+  local z, h = scored[s], stored[s]
+  z[#z + 1] = at; z[#z + 1] = id
+  h[#h + 1] = id; h[#h + 1] = blob
+  all[#all + 1] = at; all[#all + 1] = id .. s
+  added = added + #blob
   if limits[s] == nil or limit < limits[s] then limits[s] = limit end
   touched[s] = true
+end
+for s, z in pairs(scored) do  -- a call per session and key, not per entry
+  redis.call('ZADD', P .. 'j:' .. s, unpack(z))
+  redis.call('HSET', P .. 'd:' .. s, unpack(stored[s]))
+end
+if n > 0 then
+  redis.call('ZADD', P .. 'jall', unpack(all))
+  redis.call('INCRBY', P .. 'bytes', added)
 end
 local covered = tonumber(ARGV[i]); i = i + 1
 for _ = 1, covered do
@@ -456,6 +467,11 @@ class RedisStore:
         """(version, document) of each session's scenarios as last read here."""
         self._writer: _Writer | None = None
         self._writer_pid = -1
+        self._thread = threading.local()  # the request path's own connection, per thread
+        self._own: list[Any] = []
+        self._changes_command = (
+            "MGET", self._key("changes"), self._key("epoch")
+        )  # fmt: skip
         self.after_write: Callable[[list[dict[str, Any]]], None] | None = None
 
     @classmethod
@@ -508,6 +524,29 @@ class RedisStore:
         if self._lost:
             self.mark_up()
         return found
+
+    def _quick(self, *command: Any) -> Any:
+        """One command on this thread's own connection, for the request path: redis-py's
+        pooled call costs ~60 µs of Python more than the round trip itself (pool, retry,
+        hooks). Tried twice on a lost connection (one from before a restart of Redis);
+        raises what redis-py raises."""
+        local = self._thread
+        if getattr(local, "pid", None) != os.getpid():  # none yet, or one of the parent's
+            local.connection = self.client.connection_pool.make_connection()
+            local.pid = os.getpid()
+            with self._lock:
+                self._own.append(local.connection)
+        connection = local.connection
+        packed = connection.pack_command(*command)
+        for attempt in (1, 2):
+            try:
+                connection.send_packed_command(packed, check_health=False)
+                return connection.read_response()
+            except _FAILURES:
+                connection.disconnect()  # a reply half read must not be the next one's
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def _unavailable(self, what: str) -> StateUnavailable:
         return StateUnavailable(
@@ -569,14 +608,17 @@ class RedisStore:
         """Count one call to `key` and return the new count; checked against the version
         of the session's rules this process compiled (a huge count when they were replaced
         meanwhile: no rule fires for a call that raced with a new document)."""
-        version = self._known.get(session, (0, None))[0]
-        count = int(
-            self._call(
-                "counting the call for its scenario rule",
-                lambda: self._increment(args=[self.prefix, session, key, str(version)]),
-            )
-        )
-        return _STALE if count < 0 else count
+        version = str(self._known.get(session, (0, None))[0])
+
+        def count() -> Any:
+            args = [self.prefix, session, key, version]
+            try:
+                return self._quick("EVALSHA", self._increment.sha, 0, *args)
+            except redis.exceptions.NoScriptError:  # a Redis restarted: load it again
+                return self._increment(args=args)
+
+        counted = int(self._call("counting the call for its scenario rule", count))
+        return _STALE if counted < 0 else counted
 
     def reset_counters(self, session: str) -> None:
         self._call("resetting counters", lambda: self.client.delete(self._key("count", session)))
@@ -589,7 +631,7 @@ class RedisStore:
         if time.monotonic() < self._down_until:
             return next(self._offline)
         try:
-            changes, epoch = self.client.mget([self._key("changes"), self._key("epoch")])
+            changes, epoch = self._quick(*self._changes_command)
         except _FAILURES as exc:
             self.mark_down(exc)
             return next(self._offline)
@@ -895,6 +937,10 @@ class RedisStore:
     def close(self) -> None:
         """Write what this process still holds (bounded in time), then close."""
         self._stop_writer()
+        with self._lock:
+            own, self._own = self._own, []
+        for connection in own:
+            connection.disconnect()
         self.client.close()
 
 
