@@ -191,3 +191,31 @@ def test_rediss_connects_with_tls_and_a_password(tls_redis: RedisServer) -> None
     with pytest.raises(StateUnavailable, match="cannot reach Redis at rediss://:\\*\\*\\*@"):
         # the server's certificate is not trusted without its CA
         RedisStore.from_url(url.split("?")[0])
+
+
+def test_while_redis_is_lost_requests_leave_the_retrying_to_the_writer(
+    own_redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = RedisStore(own_redis.url)
+    try:
+        store.record("s", row(1), 10, [])  # this process's writer and settle listener
+        store.settle()
+        monkeypatch.setattr(redis_store, "RETRY_AFTER", 0.0)  # no retry window at all
+        own_redis.stop()
+        assert store.scenarios_changes() < 0  # tried, failed: Redis is lost
+        tries: list[Any] = []
+        monkeypatch.setattr(store, "_quick", lambda *command: tries.append(command))
+        for _ in range(50):
+            assert store.scenarios_changes() < 0
+            with pytest.raises(StateUnavailable):
+                store.increment("s", "rule:0")
+        assert tries == []  # a request never waits on a Redis that may not answer at all
+        monkeypatch.undo()
+        own_redis.start()
+        deadline = time.monotonic() + 10
+        while store.scenarios_changes() < 0:  # the writer's threads find Redis back
+            assert time.monotonic() < deadline, "not back within 10 s"
+            time.sleep(0.02)  # between two real checks
+        assert store.increment("s", "rule:0") == 1
+    finally:
+        store.close()

@@ -126,8 +126,9 @@ def test_3000_requests_over_three_instances_are_all_in_the_journal_of_each(
             assert mine == sorted(mine)
     coverage = requests.get(f"{shared[0].url}/__mock/coverage?session={session}", timeout=30)
     assert coverage.status_code == 200
-    served = json.dumps(coverage.json())
-    assert "getProjectSubscriptions" in served
+    (op,) = [o for o in coverage.json()["operations"] if o["statuses"]["counts"]]
+    assert op["operationId"] == "getProjectSubscriptions"
+    assert op["statuses"]["counts"] == {"200": 3000}  # exact: every instance's requests
 
 
 def test_times_77_fires_exactly_77_times_across_instances(shared: list[LiveServer]) -> None:
@@ -160,6 +161,28 @@ def test_times_77_fires_exactly_77_times_across_instances(shared: list[LiveServe
     )  # fmt: skip
     again = [r.status_code for _, _, r in spread(shared, 80, send, clients=4)]
     assert again.count(400) == 77
+
+
+def test_a_sequence_gives_each_answer_exactly_once_across_instances(
+    shared: list[LiveServer],
+) -> None:
+    session = "sequence-5"
+    steps = [{"status": 400, "headers": {"X-Step": str(k)}} for k in range(1, 6)]
+    document = {"scenarios": [{"name": "steps", "match": {"operationId": "queryEvents"},
+                               "sequence": steps}]}  # fmt: skip
+    loaded = requests.put(
+        f"{shared[2].url}/__mock/scenarios?session={session}", data=json.dumps(document),
+        timeout=30,
+    )  # fmt: skip
+    assert loaded.status_code == 200, loaded.text
+
+    def send(http: requests.Session, url: str, n: int) -> requests.Response:
+        return http.get(url + RULED, headers={"X-Mock-Session": session})
+
+    calls = [r for _, _, r in spread(shared, 60, send, clients=6)]
+    answered = sorted(int(r.headers["X-Step"]) for r in calls if r.status_code == 400)
+    assert answered == [1, 2, 3, 4, 5]  # the k-th call of all instances got the k-th answer
+    assert sum(r.status_code == 200 for r in calls) == 55
 
 
 def test_sessions_stay_apart_across_instances(shared: list[LiveServer]) -> None:

@@ -41,8 +41,10 @@ for.
 **Redis going away.** Commands time out in seconds, never hang, and are retried once (a
 pooled connection from before a restart). After a failure the store is "down" for
 `RETRY_AFTER` seconds: calls fail at once with `StateUnavailable` (a 503 problem+json
-naming the backend) instead of waiting on the network, then one caller tries again; the
-writer's subscriber thread also notices a loss and a return by itself. While down, a
+naming the backend) instead of waiting on the network, then one caller tries again. A
+request (on a worker's event loop) does not: the process's writer and its settle
+listener retry on their own threads and notice the return, so a Redis that does not
+answer at all costs a request a command timeout once, not every `RETRY_AFTER`. While down, a
 request still learns its session's scenarios from the last copy this process read, so
 requests that match no rule are answered as usual, and only a matching rule's counter
 (which lives in Redis) makes a 503. The writer keeps what it could not write and retries;
@@ -506,6 +508,16 @@ class RedisStore:
         """Whether to try Redis now: not within `RETRY_AFTER` of the last failure."""
         return time.monotonic() >= self._down_until
 
+    def _request_may_try(self) -> bool:
+        """Whether a request (on a worker's event loop) may try Redis: not while it is
+        lost and this process's writer and settle listener, which retry every
+        `RETRY_AFTER` on threads of their own, have not found it back; so a Redis that
+        does not answer at all (a host gone, packets dropped) never holds a request up
+        for a connect timeout after the first."""
+        if self._lost and self._writer_pid == os.getpid():
+            return False
+        return self.may_try()
+
     def _call(self, what: str, do: Callable[..., Any], *args: Any) -> Any:
         """`do(*args)`: one command or script against Redis, or `StateUnavailable`."""
         if time.monotonic() < self._down_until:
@@ -608,6 +620,8 @@ class RedisStore:
         """Count one call to `key` and return the new count; checked against the version
         of the session's rules this process compiled (a huge count when they were replaced
         meanwhile: no rule fires for a call that raced with a new document)."""
+        if not self._request_may_try():
+            raise self._unavailable("counting the call for its scenario rule")
         version = str(self._known.get(session, (0, None))[0])
 
         def count() -> Any:
@@ -628,7 +642,7 @@ class RedisStore:
         """The change count of all scenarios, from Redis: this request's one round trip.
         While Redis cannot be reached, a new negative number each call, so that each
         request asks `scenarios()`, which answers from the copy last read here."""
-        if time.monotonic() < self._down_until:
+        if not self._request_may_try():
             return next(self._offline)
         try:
             changes, epoch = self._quick(*self._changes_command)
@@ -644,6 +658,8 @@ class RedisStore:
     def scenarios(self, session: str) -> tuple[int, Any]:
         """(version, document) of a session's scenarios; (0, None) when it has none.
         While Redis cannot be reached: the last copy read here (none if never read)."""
+        if not self._request_may_try():
+            return self._known.get(session, (0, None))
         try:
             version, document = self._call(
                 "reading the scenarios",
