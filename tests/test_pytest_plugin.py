@@ -437,3 +437,29 @@ def test_reports_of_several_sessions_or_workers_sum_into_one() -> None:
     half = merge_reports([_report([], {}, 0), _report([404], {"404": 1}, 1)])
     assert half["operations"][0]["statuses"]["reach"] == {"200": {"header": "X-Mock-Status: 200"}}
     assert half["totals"]["statuses"]["percent"] == 50.0
+
+
+def test_a_tests_journal_is_cleared_after_it_and_its_coverage_is_kept(
+    pytester: pytest.Pytester,
+) -> None:
+    _notes(pytester)
+    pytester.makepyfile(
+        test_order="""
+import requests
+
+SEEN = {}
+
+def test_first(mockserver):
+    requests.get(mockserver.url + "/notes", headers=mockserver.headers, timeout=10)
+    SEEN["session"] = mockserver.session
+
+def test_second(mockserver_url):
+    query = {"session": SEEN["session"]}
+    journal = requests.get(mockserver_url + "/__mock/requests", params=query, timeout=10)
+    assert journal.json()["requests"] == []  # cleared at the first test's teardown
+    kept = requests.get(mockserver_url + "/__mock/coverage", params=query, timeout=10)
+    assert kept.json()["totals"]["statuses"]["covered"] == 1  # its coverage is kept
+"""
+    )
+    result = pytester.runpytest_subprocess("--mockserver-specs=specs", "test_order.py")
+    result.assert_outcomes(passed=2)
