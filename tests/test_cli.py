@@ -136,6 +136,31 @@ def test_the_spec_check_runs_here_when_no_child_process_can(
     assert (finding.source, finding.place) == (str(bad), "/info/version")
 
 
+def test_a_spec_check_that_outlasts_its_wait_is_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lenient `serve` waits a bounded time for the OpenAPI check (GitHub's spec takes
+    ~15 s): past it, `result` says None and the child is gone; with time it reports."""
+    import threading
+    import time
+
+    monkeypatch.setattr(threading, "active_count", lambda: 1)  # pytest's threads aside
+    monkeypatch.setattr(documents, "_safe_check", lambda paths: time.sleep(60) or [])
+    slow = documents.SpecCheck([MINI])
+    pid = slow.pid
+    assert pid is not None, "the check runs in a child process"
+    assert slow.result(wait=0.2) is None
+    assert slow.pid is None
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reaped: no child is left running
+    monkeypatch.undo()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("openapi: 3.1.0\ninfo: {title: x}\npaths: {}\n", encoding="utf-8")
+    found = documents.SpecCheck([bad]).result(wait=60)
+    assert found is not None
+    assert [finding.place for finding in found] == ["/info/version"]
+
+
 def test_installed_package_falls_back_to_its_bundled_copy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

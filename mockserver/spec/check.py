@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import signal
 import threading
 from collections.abc import Iterable, Sequence
@@ -146,10 +147,16 @@ class SpecCheck:
         os.close(write_end)
         self.pid, self._verdict = pid, read_end
 
-    def result(self) -> list[Problem]:
-        """Every finding, once the check is done."""
+    def result(self, wait: float | None = None) -> list[Problem] | None:
+        """Every finding, once the check is done; None when `wait` (seconds) passes
+        first: the check is then stopped (`cancel`)."""
         if self.pid is None or self._verdict is None:
             return _safe_check(self.paths)
+        if wait is not None:
+            ready, _, _ = select.select([self._verdict], [], [], wait)
+            if not ready:
+                self.cancel()
+                return None
         with os.fdopen(self._verdict, "rb") as verdict:
             self._verdict = None
             out = verdict.read()
