@@ -379,10 +379,16 @@ class _Compiler:
             fields.append((missing, True, _word, lambda value: True))
         extra = schema.get("additionalProperties")
         extra_gen: Generator | None = None
-        if not properties and extra not in (None, False):
-            extra_gen = self.compile(extra if isinstance(extra, Mapping) else {}, "")
         min_props = int(schema.get("minProperties", 0))
         max_props = int(schema.get("maxProperties", max(min_props, 3)))
+        # A free-form map gets a few entries; any object whose properties fall short of
+        # minProperties gets entries until it has them (absent additionalProperties
+        # allows any, `false` none).
+        if extra is not False and (
+            (not properties and extra is not None) or min_props > len(fields)
+        ):
+            extra_gen = self.compile(extra if isinstance(extra, Mapping) else {}, "")
+        free_form = not properties
 
         def generate(gctx: GenContext) -> Any:
             out: dict[str, Any] = {}
@@ -418,7 +424,11 @@ class _Compiler:
                     out[prop_name] = value
                 if extra_gen is not None:
                     low = min(min_props, max_props)
-                    count = low if lean else gctx.rng.randint(max(low, 1), max(low, 1, max_props))
+                    count = (
+                        gctx.rng.randint(max(low, 1), max(low, 1, max_props))
+                        if free_form and not lean
+                        else low
+                    )
                     attempts = 0
                     while len(out) < count and attempts < count * 10:
                         attempts += 1

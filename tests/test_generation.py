@@ -569,3 +569,29 @@ def test_generated_values_validate_against_varied_schemas(schema: Any, seed: int
     # integer and number) is made again, so almost every value matches exactly one.
     valid = sum(validator.is_valid(generator(make_context(seed + s, FAKE))) for s in range(10))
     assert valid >= 9, schema
+
+
+@pytest.mark.parametrize(
+    ("schema", "fewest"),
+    [
+        ({"type": "object", "minProperties": 1}, 1),
+        ({"type": "object", "minProperties": 3, "properties": {"a": {"type": "integer"}}}, 3),
+        ({"type": "object", "minProperties": 2, "additionalProperties": {"type": "integer"}}, 2),
+    ],
+)
+def test_min_properties_is_met_with_extra_entries(schema: dict[str, Any], fewest: int) -> None:
+    """APIs.guru's `info: {type: object, minProperties: 1}` was answered `{}`."""
+    for seed in range(20):
+        value = generate(schema, seed)
+        assert len(value) >= fewest
+        assert response_validator({"openapi": "3.1.0"}, schema).is_valid(value)
+
+
+def test_min_properties_adds_nothing_where_extra_entries_are_refused() -> None:
+    schema = {
+        "type": "object",
+        "minProperties": 2,
+        "additionalProperties": False,
+        "properties": {"a": {"type": "integer"}},
+    }
+    assert set(generate(schema, 1)) == {"a"}
