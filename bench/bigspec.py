@@ -12,7 +12,9 @@ operations), plus a small one (the Swagger 2.0 petstore, 20 operations) so that 
 of one request can be compared across sizes. For each spec and server, one at a time on
 127.0.0.1: start-up is the time from launching the process to the first answer on the
 route; memory is the peak RSS of the biggest process of the tree (mockserver: a worker,
-gunicorn's arbiter aside; Prism: its one node process); then wrk drives the route at 16
+gunicorn's arbiter aside; Prism: its one node process), and the peak PSS of the whole
+tree (mockserver's workers are forked after compiling, so most of their pages are
+shared with the arbiter: RSS counts them in each, PSS once); then wrk drives the route at 16
 connections for 5 s (bench/run.py's wrk script and parsing): requests/s and p99.
 mockserver runs with 2 workers (`serve --workers 2`), as on a 2-core machine.
 """
@@ -91,6 +93,7 @@ def measure(kind: str, spec: Path, path: str, prism: Path | None, work: Path, wr
     return {
         "start_s": round(started.seconds or 0.0, 2),
         "worker_mb": biggest,
+        "tree_pss_mb": memory.get("peak_tree_pss_mb"),
         "rps": round(run["rps"]),
         "p99_ms": round(run["p99_ms"], 1),
         "non2xx": run["non2xx"],
@@ -114,15 +117,17 @@ def main() -> None:
                 rows.append((label, kind, measure(kind, spec, path, prism, work, wrk)))
     print()
     print(
-        "| spec | server | start-up (s) | peak RSS per worker (MB) | req/s | p99 (ms) | non-2xx |"
+        "| spec | server | start-up (s) | peak RSS per worker (MB) | all processes, PSS (MB) "
+        "| req/s | p99 (ms) | non-2xx |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for label, kind, r in rows:
         if "error" in r:
-            print(f"| {label} | {kind} | failed: {r['error']} | | | | |")
+            print(f"| {label} | {kind} | failed: {r['error']} | | | | | |")
             continue
         print(
-            f"| {label} | {kind} | {r['start_s']} | {r['worker_mb']} | {r['rps']} "
+            f"| {label} | {kind} | {r['start_s']} | {r['worker_mb']} | {r['tree_pss_mb']} "
+            f"| {r['rps']} "
             f"| {r['p99_ms']} | {r['non2xx']} |"
         )
 
