@@ -78,6 +78,9 @@ class Settings:
     """`--strict`: any spec problem refuses the start (else each is one warning line)."""
     version: str = ""
     """What `/__mock/health` says is loaded: a digest of the files served (`reload`)."""
+    state: str | None = field(default=None, repr=False)
+    """`--state`: the shared store's URL (Redis; it may hold a password, so it is not
+    in the repr), or None for the local store."""
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Flask:

@@ -173,6 +173,17 @@ def _switch(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"{text!r} is not one of 1, true, yes, on, 0, false, no, off")
 
 
+def _state_url(text: str) -> str:
+    """`--state`: where the shared state lives, a Redis URL (`redis://`, `rediss://`),
+    or `local` (the default: a file of this host's)."""
+    if text != "local" and not text.lower().startswith(("redis://", "rediss://")):
+        raise argparse.ArgumentTypeError(
+            f"{text[:60]!r} is not a Redis URL (redis://[:PASSWORD@]HOST:PORT/DB or "
+            "rediss://...), nor `local`"
+        )
+    return text
+
+
 def _log_format(value: str) -> str:
     if value not in ("text", "json"):
         raise ValueError(value)
@@ -335,6 +346,15 @@ def _parser() -> argparse.ArgumentParser:
         "any well-formed credential passes (env MOCKSERVER_CREDENTIALS, comma-separated)",
     )
     serve.add_argument(
+        "--state",
+        type=_state_url,
+        default=_env("STATE", _state_url, None),
+        metavar="URL",
+        help="keep the shared state (journal, coverage, scenarios, counters, sessions) in "
+        "Redis at this URL, redis://[:PASSWORD@]HOST:PORT/DB or rediss://..., shared by "
+        "every instance that names it (default: a local file of this host's)",
+    )
+    serve.add_argument(
         "--watch",
         action="store_true",
         default=_env("WATCH", _switch, False),
@@ -384,8 +404,12 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
-    except ConfigError as exc:
-        print(f"mockserver: {exc}", file=sys.stderr)
+    except ConfigError as exc:  # before the flags are read: the environment's log format
+        wanted = os.environ.get(ENV_PREFIX + "LOG_FORMAT", "").strip()
+        print(
+            logs.line("json" if wanted == "json" else "text", "error", f"mockserver: {exc}"),
+            file=sys.stderr,
+        )
         return 2
     if args.command == "coverage":
         return coverage(args)
@@ -400,6 +424,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from mockserver.app import Settings
     from mockserver.controls import documented_keys
     from mockserver.engine import Engine
+    from mockserver.problems import StateUnavailable
     from mockserver.scenarios import ScenarioError
     from mockserver.serving import ListenError, ServeOptions
 
@@ -426,6 +451,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     else _env("CREDENTIALS", _credentials, [])
                 ),
                 strict=args.strict,
+                state=args.state,
             )
             options = ServeOptions(
                 args.host,
@@ -455,6 +481,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except ListenError as exc:
         print(logs.line(log_format, "error", f"mockserver: {exc.strerror}"), file=sys.stderr)
+        return 2
+    except StateUnavailable as exc:  # --state names a Redis that does not answer
+        print(logs.line(log_format, "error", f"mockserver: --state: {exc}"), file=sys.stderr)
         return 2
     except SpecError as exc:
         for line in str(exc).splitlines():
@@ -544,7 +573,7 @@ def serve(
     owner, state_dir = os.getpid(), tempfile.mkdtemp(prefix="mockserver-")
     try:
         bounds = Bounds(settings.journal_bytes, settings.max_sessions, settings.session_ttl)
-        store = open_store(None, Path(state_dir), bounds)
+        store = open_store(settings.state, Path(state_dir), bounds)
         first = build(settings, options, scenarios, store, check)
         configure_logging(settings.log_format)
 

@@ -41,7 +41,7 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure(log_format: str) -> None:
-    """Warnings and errors on stderr, as text or JSON lines."""
+    """Warnings and errors (Python's `warnings` included) on stderr, as text or JSON lines."""
     handler = logging.StreamHandler()
     handler.setFormatter(
         JsonFormatter()
@@ -51,3 +51,4 @@ def configure(log_format: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
+    logging.captureWarnings(True)  # Python's warnings too, as lines of the same form

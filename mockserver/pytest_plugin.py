@@ -26,9 +26,11 @@ it), fails the run under ``--mockserver-fail-under`` / ini ``mockserver_fail_und
 and writes ``--mockserver-coverage-report`` / ini ``mockserver_coverage_report`` (a
 `.json` path: the report as the mock's ``GET /__mock/coverage`` gives it; `.xml`:
 JUnit). With a mock started here, the run's coverage is the mock's, all sessions,
-read by its last user before stopping it; with ``--mockserver-url``, it is the sum of
-the tests' own sessions (a shared mock may serve others too). Workers send theirs to
-xdist's controller, which sums them.
+read by its last user before stopping it; with ``--mockserver-url`` (or a conftest's
+own ``mockserver_url`` fixture, for which none is started), it is the sum of the tests'
+own sessions (a shared mock may serve others too). Workers send theirs to xdist's
+controller, which sums them. ``--mockserver-url`` waits up to ``--mockserver-url-wait``
+seconds (30) for that mock to answer.
 """
 
 from __future__ import annotations
@@ -380,12 +382,14 @@ class SharedMock:
             except ValueError:  # cut short by a process killed while writing it
                 state = {}
             before = dict(state)
-            yield state
-            if state != before:
-                handle.seek(0)
-                handle.truncate()
-                handle.write(json.dumps(state))
-                handle.flush()
+            try:
+                yield state
+            finally:  # also when the mock could not start: the others read why
+                if state != before:
+                    handle.seek(0)
+                    handle.truncate()
+                    handle.write(json.dumps(state))
+                    handle.flush()
             # closing the file releases the lock
 
     def acquire(self) -> str:
@@ -443,7 +447,7 @@ def wait_for(url: str, within: float) -> None:
         except OSError as exc:
             if time.monotonic() >= deadline:
                 raise MockServerError(
-                    f"no mock answers at {url} (--mockserver-url; waited {within:.0f} s): {exc}"
+                    f"no mock answers at {url} (--mockserver-url; waited {within:g} s): {exc}"
                 ) from None
             time.sleep(0.25)  # nothing to wait on but the port
 
@@ -489,7 +493,11 @@ def _terminate(pid: int, timeout: float = 15.0) -> None:
 # -- coverage of the run ------------------------------------------------------------------
 def merge_reports(reports: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Coverage reports of the same specs (sessions, workers, mocks) as one report of the
-    mock's shape: per operation, statuses and examples served by any, counts summed."""
+    mock's shape: per operation, statuses and examples served by any, counts summed.
+    One report is returned as the mock made it (its totals are the mock's own)."""
+    reports = list(reports)
+    if len(reports) == 1:
+        return dict(reports[0])
     operations: dict[tuple[str, str], dict[str, Any]] = {}
     for report in reports:
         for op in report["operations"]:
@@ -600,6 +608,7 @@ def write_report(path: Path, report: Mapping[str, Any], fail_under: float | None
 # -- pytest wiring ------------------------------------------------------------------------
 OPTIONS = (
     ("url", "use the mock at this URL instead of starting one"),
+    ("url-wait", f"seconds the mock at --mockserver-url has to answer (default {OUTSIDE_WAIT:g})"),
     ("specs", "spec files or folders for the mock started here (':'-separated)"),
     ("fixtures", "fixtures folder for the mock started here"),
     ("scenarios", "scenario file for the mock started here"),
@@ -652,6 +661,19 @@ def _fail_under(config: pytest.Config) -> float | None:
     return value
 
 
+def _url_wait(config: pytest.Config) -> float:
+    text = _option(config, "url-wait")
+    if text is None:
+        return OUTSIDE_WAIT
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value < 1e6:
+        raise pytest.UsageError(f"mockserver url-wait must be a number of seconds, not {text!r}")
+    return value
+
+
 def _report_path(config: pytest.Config) -> Path | None:
     text = _option(config, "coverage-report")
     if text is None:
@@ -693,6 +715,9 @@ class RunCoverage:
     reports: list[dict[str, Any]] = field(default_factory=list)
     final: dict[str, Any] | None = None
     reached: bool = False
+    per_session: bool = False
+    """The reports gathered are the tests' sessions (not every session of a mock)."""
+    wait: float = OUTSIDE_WAIT
 
     def add(self, report: dict[str, Any]) -> None:
         """Sum `report` into those gathered (one report kept, however many tests)."""
@@ -705,7 +730,7 @@ class RunCoverage:
     def url(self) -> str:
         if self.outside:
             if not self.reached:
-                wait_for(self.outside.rstrip("/"), OUTSIDE_WAIT)
+                wait_for(self.outside.rstrip("/"), self.wait)
                 self.reached = True
             return self.outside.rstrip("/")
         if self.shared is None:
@@ -732,9 +757,7 @@ class RunCoverage:
         if (
             self.outside
             or session.config.option.collectonly
-            or not any(
-                "mockserver_url" in getattr(item, "fixturenames", ()) for item in session.items
-            )
+            or not any(_uses_our_mock(item) for item in session.items)
         ):
             return
         with contextlib.suppress(MockServerError):  # the fixture raises it, in a test
@@ -747,7 +770,10 @@ class RunCoverage:
             if report is not None:
                 self.reports.append(report)
         if hasattr(self.config, "workerinput"):  # the controller sums and judges
-            self.config.workeroutput[COVERAGE_KEY] = json.dumps(self.reports)  # type: ignore[attr-defined]
+            output = self.config.workeroutput  # type: ignore[attr-defined]
+            output[COVERAGE_KEY] = json.dumps(
+                {"reports": self.reports, "per_session": self.per_session}
+            )
             return
         if not self.reports:
             return
@@ -761,7 +787,9 @@ class RunCoverage:
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         """xdist's controller: a worker finished, with its coverage reports."""
         output = getattr(node, "workeroutput", None) or {}
-        self.reports.extend(json.loads(output.get(COVERAGE_KEY, "[]")))
+        sent = json.loads(output.get(COVERAGE_KEY, "{}"))
+        self.reports.extend(sent.get("reports", []))
+        self.per_session = self.per_session or bool(sent.get("per_session"))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if hasattr(self.config, "workerinput"):
@@ -774,7 +802,8 @@ class RunCoverage:
                     "nothing to judge or write"
                 )
             return
-        where = "every session of the mock" if not self.outside else "the tests' sessions"
+        per_session = self.per_session or self.outside
+        where = "the tests' sessions" if per_session else "every session of the mock"
         terminalreporter.write_sep("=", f"mockserver coverage ({where})")
         for line in summary_lines(self.final, self.fail_under):
             red = line.startswith("FAILED")
@@ -786,8 +815,20 @@ class RunCoverage:
 RUN = pytest.StashKey[RunCoverage]()
 
 
+def _uses_our_mock(item: pytest.Item) -> bool:
+    """`item` needs the `mockserver_url` of this plugin (not one a conftest overrides)."""
+    if "mockserver_url" not in getattr(item, "fixturenames", ()):
+        return False
+    info = getattr(item, "_fixtureinfo", None)  # pytest's own record of the fixtures used
+    definitions = getattr(info, "name2fixturedefs", {}).get("mockserver_url")
+    if not definitions:
+        return True
+    return getattr(definitions[-1].func, "__module__", None) == __name__
+
+
 def pytest_configure(config: pytest.Config) -> None:
     run = RunCoverage(config, _fail_under(config), _report_path(config), _option(config, "url"))
+    run.wait = _url_wait(config)
     config.stash[RUN] = run
     config.pluginmanager.register(run, "mockserver-run")
 
@@ -805,6 +846,8 @@ def mockserver(mockserver_url: str, pytestconfig: pytest.Config) -> Iterator[Moc
     run = pytestconfig.stash[RUN]
     session = MockSession(mockserver_url, f"pytest-{uuid.uuid4().hex[:12]}", run.token)
     yield session
-    if run.outside:  # a mock of ours is read whole at the end; an outside one is shared
+    if run.outside or run.shared is None:  # an outside mock, or a conftest's: may be shared
         run.add(session.coverage())
+        run.per_session = True
+    # (a mock of ours is read whole, every session, by its last user)
     session.reset()

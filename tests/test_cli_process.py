@@ -235,3 +235,21 @@ def test_a_spec_that_stops_serve_is_told_in_json_lines_too(tmp_path: Path) -> No
     records = [json.loads(line) for line in done.stderr.splitlines()]
     assert records and all(r["level"] == "error" for r in records)
     assert "bad.yaml" in " ".join(r["message"] for r in records)
+
+
+def test_an_unusable_environment_is_a_json_line_when_the_environment_asks_for_json() -> None:
+    env = {**os.environ, "MOCKSERVER_LOG_FORMAT": "json", "MOCKSERVER_PORT": "70000"}
+    done = mockserver("serve", env=env)
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    record = json.loads(line)
+    assert record["level"] == "error"
+    assert record["message"].startswith("mockserver: MOCKSERVER_PORT='70000' is not valid")
+
+
+def test_an_address_not_of_this_host_is_one_line_and_exit_2() -> None:
+    done = mockserver("serve", "--host", "192.0.2.1", "--port", "0", "--workers", "1")
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("mockserver: cannot listen on 192.0.2.1:0: ")
+    assert "Traceback" not in done.stderr

@@ -14,7 +14,7 @@ from xml.etree import ElementTree
 import pytest
 import requests
 
-from mockserver.pytest_plugin import MockServerProcess, SharedMock
+from mockserver.pytest_plugin import MockServerProcess, SharedMock, merge_reports
 from tests.conftest import ROOT
 from tests.notes_sample import write_sample
 
@@ -339,3 +339,127 @@ def test_a_state_file_left_by_a_killed_run_is_not_trusted(tmp_path: Path, left: 
     report = shared.release()  # the last user: reads the coverage, stops the mock
     assert report is not None and report["totals"]["statuses"]["covered"] == 1
     assert started[0].process.poll() is not None and json.loads(state.read_text()) == {}
+
+
+def test_a_mock_that_never_answers_at_the_url_is_one_clear_error(
+    pytester: pytest.Pytester,
+) -> None:
+    _notes(pytester)
+    with socket.socket() as unused:  # a port nobody listens on
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    result = pytester.runpytest_subprocess(
+        f"--mockserver-url=http://127.0.0.1:{port}", "--mockserver-url-wait=0.5"
+    )
+    result.assert_outcomes(errors=4)
+    result.stdout.fnmatch_lines(
+        [f"*no mock answers at http://127.0.0.1:{port} (--mockserver-url; waited 0.5 s)*"]
+    )
+
+
+def test_under_xdist_a_mock_that_cannot_start_is_tried_once_and_told_to_every_worker(
+    pytester: pytest.Pytester,
+) -> None:
+    bad = pytester.path / "bad.yaml"
+    bad.write_text("openapi: 3.1.0\ninfo: [\n", encoding="utf-8")
+    pytester.makepyfile(
+        test_bad="def test_a(mockserver):\n    pass\n\ndef test_b(mockserver):\n    pass\n"
+    )
+    result = pytester.runpytest_subprocess("-n", "2", f"--mockserver-specs={bad}")
+    result.assert_outcomes(errors=2)
+    assert result.stdout.str().count("MockServerError: mockserver did not start") == 2
+    (state,) = pytester.path.glob("**/mockserver-shared.json")
+    assert "bad.yaml" in json.loads(state.read_text())["error"]  # written once, read by all
+
+
+def test_a_conftest_that_brings_its_own_mock_gets_no_second_one(
+    pytester: pytest.Pytester,
+) -> None:
+    root = _notes(pytester)
+    server = MockServerProcess(str(root / "specs"), "--workers", "1")
+    try:
+        (root / "tests" / "conftest.py").write_text(
+            "import pytest\n\n"
+            "@pytest.fixture(scope='session')\n"
+            f"def mockserver_url():\n    return {server.url!r}\n"
+        )
+        result = pytester.runpytest_subprocess("-n", "2", "--mockserver-fail-under=60")
+        result.assert_outcomes(passed=4)
+        assert result.ret == pytest.ExitCode.OK
+        result.stdout.fnmatch_lines(
+            ["*= mockserver coverage (the tests' sessions) =*", "statuses 4/6 66.7%*"]
+        )
+        assert not list(pytester.path.glob("**/mockserver-shared.json"))  # none started
+        served = requests.get(f"{server.url}/__mock/coverage", timeout=10).json()
+        assert served["totals"]["statuses"]["covered"] == 4  # the tests used this one
+    finally:
+        assert server.stop() == 0
+
+
+def _report(served: list[int], counts: dict[str, int], valid: int) -> dict[str, object]:
+    documented = [200, 404]
+    uncovered = [s for s in documented if s not in served]
+    return {
+        "operations": [
+            {
+                "api": "notes",
+                "operationId": "getNote",
+                "method": "GET",
+                "path": "/notes/{id}",
+                "statuses": {
+                    "documented": documented,
+                    "served": served,
+                    "uncovered": uncovered,
+                    "counts": counts,
+                    "reach": {str(s): {"header": f"X-Mock-Status: {s}"} for s in uncovered},
+                },
+                "examples": {"documented": ["200.one"], "served": [], "uncovered": ["200.one"]},
+                "requests": {"valid": valid, "invalid": 0},
+            }
+        ],
+        "totals": {},
+    }
+
+
+def test_reports_of_several_sessions_or_workers_sum_into_one() -> None:
+    merged = merge_reports(
+        [_report([200], {"200": 2}, 2), _report([], {}, 0), _report([404], {"404": 1}, 1)]
+    )
+    (op,) = merged["operations"]
+    assert op["statuses"]["served"] == [200, 404] and op["statuses"]["uncovered"] == []
+    assert op["statuses"]["counts"] == {"200": 2, "404": 1} and op["statuses"]["reach"] == {}
+    assert op["requests"] == {"valid": 3, "invalid": 0}
+    assert merged["totals"] == {
+        "operations": {"covered": 1, "total": 1, "percent": 100.0},
+        "statuses": {"covered": 2, "total": 2, "percent": 100.0},
+        "examples": {"covered": 0, "total": 1, "percent": 0.0},
+    }
+    half = merge_reports([_report([], {}, 0), _report([404], {"404": 1}, 1)])
+    assert half["operations"][0]["statuses"]["reach"] == {"200": {"header": "X-Mock-Status: 200"}}
+    assert half["totals"]["statuses"]["percent"] == 50.0
+
+
+def test_a_tests_journal_is_cleared_after_it_and_its_coverage_is_kept(
+    pytester: pytest.Pytester,
+) -> None:
+    _notes(pytester)
+    pytester.makepyfile(
+        test_order="""
+import requests
+
+SEEN = {}
+
+def test_first(mockserver):
+    requests.get(mockserver.url + "/notes", headers=mockserver.headers, timeout=10)
+    SEEN["session"] = mockserver.session
+
+def test_second(mockserver_url):
+    query = {"session": SEEN["session"]}
+    journal = requests.get(mockserver_url + "/__mock/requests", params=query, timeout=10)
+    assert journal.json()["requests"] == []  # cleared at the first test's teardown
+    kept = requests.get(mockserver_url + "/__mock/coverage", params=query, timeout=10)
+    assert kept.json()["totals"]["statuses"]["covered"] == 1  # its coverage is kept
+"""
+    )
+    result = pytester.runpytest_subprocess("--mockserver-specs=specs", "test_order.py")
+    result.assert_outcomes(passed=2)

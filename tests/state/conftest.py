@@ -26,8 +26,24 @@ def local_store(tmp_path: Path, bounds: Bounds) -> Iterator[Store]:
         store.close()
 
 
+@contextlib.contextmanager
+def redis_store(tmp_path: Path, bounds: Bounds) -> Iterator[Store]:
+    """A store on a real redis-server (one per test run, emptied for each test)."""
+    from mockserver.state.redis_store import RedisStore
+    from tests.redis_server import shared_redis
+
+    server = shared_redis()
+    server.flush()
+    store = RedisStore.from_url(server.url, bounds)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
 MAKERS: dict[str, Callable[[Path, Bounds], contextlib.AbstractContextManager[Store]]] = {
     "local": local_store,
+    "redis": redis_store,
 }
 
 MakeStore = Callable[[Bounds], Store]

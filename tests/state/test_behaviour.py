@@ -26,9 +26,11 @@ def test_scenarios_are_kept_per_session_with_a_version(store: Store) -> None:
     before = store.scenarios_changes()
     store.set_scenarios("s", {"rules": [{"name": "a"}]})
     assert store.scenarios_changes() != before
-    assert store.scenarios("s") == (1, {"rules": [{"name": "a"}]})
+    first, document = store.scenarios("s")
+    assert first > 0 and document == {"rules": [{"name": "a"}]}
     store.set_scenarios("s", {"rules": []})
-    assert store.scenarios("s") == (2, {"rules": []})
+    second, document = store.scenarios("s")
+    assert second > first and document == {"rules": []}  # a new number, never reused
     assert store.scenarios("other") == (0, None)
 
 
@@ -125,6 +127,40 @@ def test_the_journal_is_bounded_in_bytes_across_sessions(make_store: MakeStore) 
     info = store.journal_info("a"), store.journal_info("b")
     assert sum(i.evicted for i in info) == 100 - len(kept)
     assert sum(i.kept for i in info) == len(kept)
+
+
+def test_sessions_beyond_the_bound_are_forgotten_least_recently_used_first(
+    make_store: MakeStore,
+) -> None:
+    store = make_store(Bounds(sessions=3))
+    for n in range(6):
+        session = f"s{n}"
+        store.set_scenarios(session, {"scenarios": []})
+        store.record(session, row(n), 100, [("demo", "op", "status", "200")])
+        store.settle()  # one batch per session: they are used one after the other
+    store.record("default", row(99), 100, [])
+    store.settle()
+    assert [paths(store, f"s{n}") for n in range(6)] == [[], [], [], *[[f"/items/{n}"] for n in (3, 4, 5)]]  # fmt: skip  # noqa: E501
+    assert store.scenarios("s0") == (0, None)
+    assert store.scenarios("s5")[1] == {"scenarios": []}
+    assert store.increment("s0", "rule:0") == 1  # its counters went with it
+    assert paths(store, "default") == ["/items/99"]  # never forgotten, never counted
+    assert store.coverage(None) == [("demo", "op", "status", "200", 6)]  # folded in
+    assert store.coverage("s0") == []
+
+
+def test_a_forgotten_session_made_again_gets_a_new_scenario_version(
+    make_store: MakeStore,
+) -> None:
+    store = make_store(Bounds(sessions=1))
+    store.set_scenarios("s", {"scenarios": [1]})
+    first, _ = store.scenarios("s")
+    store.record("other", row(1), 100, [])  # "s" is the least recently used: forgotten
+    store.settle()
+    assert store.scenarios("s") == (0, None)
+    store.set_scenarios("s", {"scenarios": [2]})
+    second, document = store.scenarios("s")
+    assert second != first and document == {"scenarios": [2]}  # a compiled copy is stale
 
 
 def test_sessions_are_isolated(store: Store) -> None:
