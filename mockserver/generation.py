@@ -20,6 +20,7 @@ import datetime as dt
 import math
 import random
 import re
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,10 +83,15 @@ class _TooDeep(Exception):
 def compile_schema(schema: Any, ctx: SchemaContext, *, name: str = "") -> Generator:
     """Compile `schema` (a node of `ctx`'s document) into a generator, once.
 
+    One compiler per document: a `$ref` is compiled once however many responses use it
+    (a spec of a thousand operations refers to the same few hundred components).
     The generator never raises: a schema whose every valid value nests deeper than
     HARD_DEPTH (a required recursive property with no way out) gives None.
     """
-    inner = _Compiler(ctx).compile(schema, name)
+    compiler = _COMPILERS.get(ctx)
+    if compiler is None:
+        compiler = _COMPILERS[ctx] = _Compiler(ctx)
+    inner = compiler.compile(schema, name)
 
     def generate(gctx: GenContext) -> Any:
         try:
@@ -116,7 +122,35 @@ class _Lazy:
         return self.target(gctx)
 
 
+class _Accepts:
+    """Whether a value fits a schema, the validator built the first time it is asked (a
+    schema jsonschema-rs cannot compile accepts nothing: the value is not echoed)."""
+
+    __slots__ = ("check", "ctx", "schema")
+
+    def __init__(self, ctx: SchemaContext, schema: Any) -> None:
+        self.ctx, self.schema = ctx, schema
+        self.check: Callable[[Any], bool] | None = None
+
+    def __call__(self, value: Any) -> bool:
+        if self.check is None:
+            try:
+                self.check = self.ctx.validator(self.schema, for_request=True).is_valid
+            except ValueError:
+                self.check = _refuse
+        return self.check(value)
+
+
+def _refuse(value: Any) -> bool:
+    return False
+
+
+_COMPILERS: weakref.WeakKeyDictionary[SchemaContext, _Compiler] = weakref.WeakKeyDictionary()
+
+
 class _Compiler:
+    """Compiles the schemas of one document; `refs` is shared by all of them."""
+
     def __init__(self, ctx: SchemaContext) -> None:
         self.ctx = ctx
         # Every schema node compiled, by identity (and the name it is generated for):
@@ -326,7 +360,7 @@ class _Compiler:
         if not isinstance(properties, Mapping):
             properties = {}
         required = set(schema.get("required", []) or [])
-        fields = []
+        fields: list[tuple[str, bool, Generator, Callable[[Any], bool]]] = []
         for prop_name, prop_schema in properties.items():
             if _annotated(self.ctx, prop_schema, "writeOnly"):
                 continue  # never in a response, even when required (it is the request's)
@@ -336,8 +370,9 @@ class _Compiler:
                 gen = _checked(gen, self._check(prop_schema))
             # Whether a value the client sent fits this property: only yes or no is
             # needed, so jsonschema-rs (the request-side validator) answers, ~1-2 µs
-            # where the `jsonschema` package took ~10-15 µs per echoed field.
-            accepts = self.ctx.validator(prop_schema, for_request=True).is_valid
+            # where the `jsonschema` package took ~10-15 µs per echoed field. Built on
+            # first use: a big spec has tens of thousands of properties, few echoed.
+            accepts = _Accepts(self.ctx, prop_schema)
             fields.append((prop_name, prop_name in required, gen, accepts))
         # Required names with no declared property still need a value.
         for missing in sorted(str(r) for r in required - set(properties)):

@@ -162,20 +162,38 @@ def _usual(name: str, schema: Any) -> tuple[Any, ...]:
     return ()
 
 
-def item_path(path: str, get_paths: Sequence[str]) -> str | None:
+class ItemIndex:
+    """The GET paths of one spec, indexed by shape once (a spec of a thousand operations
+    asks `item_path` a thousand times: each answer is then two look-ups)."""
+
+    __slots__ = ("children", "shapes")
+
+    def __init__(self, get_paths: Sequence[str]) -> None:
+        self.children: dict[str, str] = {}  # parent's shape -> its first templated child
+        self.shapes: set[str] = set()
+        for candidate in get_paths:
+            parts = candidate.split("/")
+            if len(parts) >= 2 and _templated(parts[-1]):
+                self.children.setdefault(_shape("/".join(parts[:-1])), candidate)
+            self.shapes.add(_shape(candidate))
+
+    def item_path(self, path: str) -> str | None:
+        shape = _shape(path)
+        child = self.children.get(shape)
+        if child is not None:
+            return child
+        if _templated(path.rstrip("/").split("/")[-1]) and shape in self.shapes:
+            return path
+        return None
+
+
+def item_path(path: str, get_paths: Sequence[str] | ItemIndex) -> str | None:
     """The path of the resource an answer to `path` creates or names, among the GET
     paths of its spec: `path` plus one templated segment (`/pets` -> `/pets/{petId}`),
     else `path` itself when it ends with a template and is read with GET. Templates
     are compared by shape, not by parameter name."""
-    shape = _shape(path)
-    for candidate in get_paths:
-        parts = candidate.split("/")
-        if len(parts) >= 2 and _templated(parts[-1]) and _shape("/".join(parts[:-1])) == shape:
-            return candidate
-    own_item = _templated(path.rstrip("/").split("/")[-1])
-    if own_item and any(_shape(candidate) == shape for candidate in get_paths):
-        return path
-    return None
+    index = get_paths if isinstance(get_paths, ItemIndex) else ItemIndex(get_paths)
+    return index.item_path(path)
 
 
 def _templated(segment: str) -> bool:

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 import jsonschema_rs
 from jsonschema import Draft202012Validator, FormatChecker
@@ -398,11 +399,13 @@ class SchemaContext:
         return node
 
     def pointer(self, ref: str) -> Any:
-        """The node a local reference `#/a/b` names."""
+        """The node a local reference `#/a/b` names (the fragment percent-decoded first,
+        as a URI's is: `#/paths/~1a~1%7Bid%7D` is the path `/a/{id}`)."""
         if not ref.startswith("#"):
             raise ValueError(f"only local references are supported, not {ref!r}")
         target: Any = self.document
-        for raw in ref[1:].split("/")[1:]:
+        fragment = unquote(ref[1:]) if "%" in ref else ref[1:]
+        for raw in fragment.split("/")[1:]:
             part = raw.replace("~1", "/").replace("~0", "~")
             target = target[int(part)] if isinstance(target, list) else target[part]
         return target

@@ -14,7 +14,14 @@ from faker import Faker
 
 from mockserver import wire
 from mockserver.engine import Engine
-from mockserver.headers import HeaderRequest, compile_headers, fill, item_path, render
+from mockserver.headers import (
+    HeaderRequest,
+    ItemIndex,
+    compile_headers,
+    fill,
+    item_path,
+    render,
+)
 from mockserver.schemas import SchemaContext
 from mockserver.validation import RequestRecord
 from tests.conftest import LiveServer
@@ -127,6 +134,14 @@ def test_item_path_is_found_by_shape() -> None:
     assert item_path("/users/{userId}/pets", gets) == "/users/{uid}/pets/{petId}"
     assert item_path("/pets/{id}", gets) == "/pets/{id}"  # PUT /pets/{id}: the path itself
     assert item_path("/orders", gets) is None
+
+
+def test_item_index_is_built_once_and_answers_as_the_list_does() -> None:
+    gets = ["/pets", "/pets/{a}", "/pets/{b}", "/users/{uid}/pets/{petId}", "/x/{y}"]
+    index = ItemIndex(gets)
+    for path in ("/pets", "/users/{u}/pets", "/pets/{id}", "/x/{z}", "/x", "/orders", "/"):
+        assert index.item_path(path) == item_path(path, gets) == item_path(path, index)
+    assert index.item_path("/pets") == "/pets/{a}"  # the first one the spec lists
 
 
 def test_render_follows_the_simple_style() -> None:

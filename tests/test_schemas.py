@@ -202,6 +202,20 @@ def test_refs_resolve_through_the_document_recursively(ctx: SchemaContext) -> No
     assert (field, rule) == (".".join(["children[0]"] * 50) + ".name", "minLength")
 
 
+def test_a_percent_encoded_pointer_names_the_decoded_key() -> None:
+    """`#/paths/~1a~1%7Bid%7D` is the path `/a/{id}` (DigitalOcean's spec writes its
+    references so): the fragment is a URI's, percent-decoded before it is a pointer."""
+    schema = {"type": "integer", "minimum": 1}
+    doc = {"openapi": "3.1.0", "paths": {"/a/{id}": {"get": {"x-schema": schema}}}}
+    ref = "#/paths/~1a~1%7Bid%7D/get/x-schema"
+    ctx = SchemaContext("pct", doc)
+    assert ctx.pointer(ref) is schema
+    assert ctx.resolve({"$ref": ref}) is schema
+    check = ctx.validator({"$ref": ref}, for_request=True)
+    assert check.is_valid(2)
+    assert not check.is_valid(0)
+
+
 @pytest.mark.parametrize(
     ("offsets", "fields"),
     [

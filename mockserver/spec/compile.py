@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mockserver.generation import compile_schema
-from mockserver.headers import compile_headers, item_path
+from mockserver.headers import ItemIndex, compile_headers, item_path
 from mockserver.media import MediaFacts, reader_for, sampler_for, writer_for
 from mockserver.schemas import SchemaContext
 from mockserver.security import challenge
@@ -39,7 +39,7 @@ from mockserver.spec.servers import server_base_path
 def compile_operations(
     api_id: str, path: Path, document: Mapping[str, Any], ctx: SchemaContext
 ) -> Iterable[Operation]:
-    get_paths = readable_routes(document, ctx)
+    get_paths = ItemIndex(readable_routes(document, ctx))
     for route, method, item, raw in operation_places(document, ctx):
         yield compile_operation(
             api_id, path, document, ctx, route, method, item, raw, get_paths=get_paths
@@ -73,7 +73,7 @@ def compile_operation(
     item: Mapping[str, Any],
     raw: Mapping[str, Any],
     *,
-    get_paths: Sequence[str],
+    get_paths: Sequence[str] | ItemIndex,
 ) -> Operation:
     """One operation (`raw`, under `method` of the path item `item` at `route`);
     `get_paths` are the document's `readable_routes`."""

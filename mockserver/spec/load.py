@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
+from mockserver.headers import ItemIndex
 from mockserver.schemas import SchemaContext
 from mockserver.spec.bundle import Bundle, read_spec
 from mockserver.spec.check import NO_FORM, check_document
@@ -63,7 +64,7 @@ def load_api(path: Path, check: bool = True, problems: Problems | None = None) -
 def _compile(
     api_id: str, bundle: Bundle, ctx: SchemaContext, problems: Problems
 ) -> Iterator[Operation]:
-    get_paths = readable_routes(bundle.document, ctx)
+    get_paths = ItemIndex(readable_routes(bundle.document, ctx))
     for route, method, item, raw in operation_places(bundle.document, ctx):
         place = join("/paths", route, method)
         try:

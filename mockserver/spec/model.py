@@ -7,6 +7,7 @@ file format a spec was written in.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -215,6 +216,9 @@ def is_json_media_type(name: str) -> bool:
 
 
 def route_shape(path: str) -> str:
-    """`/a/{x}/b` and `/a/{y}/b` are the same route: both are `/a/{}/b`."""
-    parts = path.split("/")
-    return "/".join("{}" if p.startswith("{") and p.endswith("}") else p for p in parts)
+    """`/a/{x}/b` and `/a/{y}/b` are the same route: both are `/a/{}/b`; `/c/{a}...{b}`
+    is `/c/{}...{}`, another route than `/c/{ab}`."""
+    return _TEMPLATE_PARAM.sub("{}", path)
+
+
+_TEMPLATE_PARAM = re.compile(r"\{[^{}/]*\}")
