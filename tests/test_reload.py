@@ -166,15 +166,21 @@ def test_watch_reloads_specs_fixtures_and_scenarios_on_change(spec_dir: Path) ->
         before = _version(server)
         (spec_dir / "api.yaml").write_text(SPEC + EXTRA)
         _until(lambda: _get(server.url + "/owners")[0] == 200, "the watched spec to load")
+        # A worker of the old version may take a last connection while it stops.
+        _until(lambda: _version(server) != before, "every worker on the new version")
         middle = _version(server)
-        assert middle != before
         scenarios.write_text(
             "scenarios:\n  - match: {operationId: listPets}\n    respond: {status: 200, "
             "delay: 0}\n    times: 1\n"
         )
         _until(lambda: _version(server) != middle, "the watched scenario file to load")
+        _until(
+            lambda: bool(_get(server.url + "/__mock/scenarios")[1].get("rules")),
+            "the scenario file's rule to be served",
+        )
         status, loaded = _get(server.url + "/__mock/scenarios")
         assert status == 200, loaded
-        assert loaded["rules"], "the scenario file's rule is loaded"
+        assert loaded["rules"] == 1
+        assert loaded["document"]["scenarios"][0]["match"] == {"operationId": "listPets"}
     finally:
         assert server.stop() == 0

@@ -377,6 +377,13 @@ def test_an_instance_on_rediss_keeps_its_state_in_redis_across_a_hot_reload(
         spec.write_text(PETS.replace("/pets:", "/owners:"))
         os.kill(server.process.pid, signal.SIGHUP)
         wait_for(lambda: health(server)["version"] != version, "the reloaded version")
+        # The old worker may take a last connection while it stops: wait, in another session,
+        # until the new version answers every new connection's request.
+        probe = {"X-Mock-Session": "probe"}
+        wait_for(
+            lambda: requests.get(server.url + "/owners", headers=probe).status_code == 200,
+            "the reloaded version to answer",
+        )
         assert requests.get(server.url + "/owners", headers=session).status_code == 200
         assert [e["path"] for e in listing(server, "r")["requests"]] == ["/pets", "/owners"]
         assert health(server)["state"]["backend"] == "redis"
