@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mockserver.media.codec import MediaFacts
+from mockserver.media.codec import BodyError, MediaFacts
 from mockserver.media.form import FormCodec
 from mockserver.media.multipart import BOUNDARY, MultipartCodec, parse_parts
 from mockserver.spec import Api, Operation, load_api
@@ -151,6 +151,17 @@ def test_form_and_multipart_writers_round_trip() -> None:
         ("f", "application/octet-stream", b"\x00"),
         ("j", "application/json", b'{"k": 1}'),
     ]
+
+
+def test_a_form_with_no_field_is_the_close_delimiter_alone() -> None:
+    """Schemathesis sends `--B--` for a multipart form whose fields are all optional:
+    no part, not a syntax error (required fields are then checked as missing)."""
+    assert parse_parts(b"--abc--\r\n") == []
+    # A boundary that itself ends in "--" still delimits parts.
+    body = b'--ab--\r\nContent-Disposition: form-data; name="a"\r\n\r\nx\r\n--ab----\r\n'
+    assert [(p.name, p.content) for p in parse_parts(body)] == [("a", b"x")]
+    with pytest.raises(BodyError):
+        parse_parts(b'--abc\r\nContent-Disposition: form-data; name="a"\r\n\r\nx')
 
 
 def test_a_preamble_before_the_first_boundary_is_skipped(api: Api) -> None:
