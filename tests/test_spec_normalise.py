@@ -344,6 +344,15 @@ def test_responses_get_content_per_produces_with_examples() -> None:
     }
 
 
+def test_a_response_without_schema_gets_no_content_whatever_produces_lists() -> None:
+    """2.0's Response Object: no `schema` means no content is returned, so `produces` gives
+    it no media type (the mock answers it with an empty body and no Content-Type)."""
+    responses = {"405": {"description": "Invalid input"}}
+    out, problems = run(v20(produces=["application/xml"], paths=op20(responses=responses)))
+    assert problems == []
+    assert out["paths"]["/x"]["post"]["responses"]["405"] == {"description": "Invalid input"}
+
+
 def test_parameter_and_response_refs_are_followed_and_converted() -> None:
     document = v20(
         parameters={"Limit": {"in": "query", "name": "limit", "type": "integer"}},
