@@ -329,6 +329,7 @@ class _Compiler:
         discriminator = schema.get("discriminator")
         prop = discriminator.get("propertyName") if isinstance(discriminator, Mapping) else None
         branches: list[_Branch] = []
+        merged_parts: list[Any] = []
         for part in raw:
             resolved = self.ctx.resolve(part) if isinstance(part, Mapping) else part
             merged = self._merge([base, self._inline(resolved)]) if base else resolved
@@ -346,13 +347,42 @@ class _Compiler:
             if tag is not None and isinstance(prop, str):
                 generator = _with_tag(generator, prop, tag)
             branches.append(_Branch(generator, _rank(merged)))
+            merged_parts.append(merged)
         checks: list[Callable[[Any], bool]] | None = None
         if len(raw) > 1:
             try:
                 checks = [self.ctx.checker(part).is_valid for part in raw]
             except (ValueError, TypeError):
                 checks = None
+            if checks is not None and keyword == "oneOf":
+                for index in range(len(merged_parts)):
+                    branches[index] = _Branch(
+                        branches[index].generate,
+                        branches[index].rank,
+                        self._apart(index, merged_parts),
+                    )
         return _branch(branches, checks, exclusive=keyword == "oneOf")
+
+    def _apart(self, index: int, parts: list[Any]) -> tuple[tuple[str, Any], ...]:
+        """For branch `index` of a oneOf: (property, value) pairs that set apart an object
+        matching other branches too: a property only another branch defines, with a value
+        that branch's schema for it refuses (open objects that require nothing overlap)."""
+        own = _properties(parts[index])
+        pairs: list[tuple[str, Any]] = []
+        for other_index, other in enumerate(parts):
+            if other_index == index:
+                continue
+            for prop, sub in _properties(other).items():
+                if prop in own or not isinstance(sub, Mapping):
+                    continue
+                try:
+                    check = self.ctx.checker(sub).is_valid
+                    wrong = next((w for w in _WRONG if not check(w)), _MISSING)
+                except (ValueError, TypeError):
+                    continue
+                if wrong is not _MISSING:
+                    pairs.append((prop, wrong))
+        return tuple(pairs)
 
     # -- structures -------------------------------------------------------------
     def _object(self, schema: Mapping[str, Any], name: str) -> Generator:
@@ -568,6 +598,8 @@ class _Branch:
     rank: int
     """How short the branch's values are (null < scalar < array < object); past
     MAX_DEPTH the shortest branch is tried first, which ends recursive shapes."""
+    apart: tuple[tuple[str, Any], ...] = ()
+    """oneOf: entries that may make an object this branch made match it alone."""
 
 
 # -- small pieces ---------------------------------------------------------------------
@@ -626,6 +658,10 @@ def _branch(
                 else any(check(value) for check in checks)
             ):
                 return value
+            if exclusive and checks is not None:
+                apart = _set_apart(value, checks, index, branches[index].apart)
+                if apart is not _MISSING:
+                    return apart
             if fallback is _MISSING:
                 fallback = value
         if fallback is _MISSING:
@@ -633,6 +669,35 @@ def _branch(
         return fallback
 
     return generate
+
+
+_WRONG: tuple[Any, ...] = (None, False, 0, "", [], {})
+"""Values tried, in order, as one a property's schema refuses (see `_apart`)."""
+
+
+def _properties(schema: Any) -> Mapping[str, Any]:
+    found = schema.get("properties") if isinstance(schema, Mapping) else None
+    return found if isinstance(found, Mapping) else {}
+
+
+def _set_apart(
+    value: Any, checks: list[Callable[[Any], bool]], index: int, apart: tuple[tuple[str, Any], ...]
+) -> Any:
+    """`value` (an object branch `index` made) with entries of `apart` added, one at a time
+    while it still matches its branch, until it matches that branch alone; else _MISSING."""
+    if not isinstance(value, dict) or not apart or not checks[index](value):
+        return _MISSING
+    candidate = value
+    for prop, wrong in apart:
+        if prop in candidate:
+            continue
+        trial = {**candidate, prop: wrong}
+        if not checks[index](trial):
+            continue
+        candidate = trial
+        if sum(1 for check in checks if check(candidate)) == 1:
+            return candidate
+    return _MISSING
 
 
 def _checked(generator: Generator, check: Callable[[Any], bool]) -> Generator:

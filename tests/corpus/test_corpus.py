@@ -91,7 +91,6 @@ KNOWN: dict[tuple[str, str], str] = {
         "value ('description,,;]') is refused as not listing names and values in pairs",
         "oas30-petstore.yaml": WSGI_UNDERSCORE,
         "oas31-petstore.yaml": WSGI_UNDERSCORE,
-        "openfigi.json": "generation: an answer matched two branches of a oneOf",
         "swagger2-petstore.yaml": WSGI_UNDERSCORE,
     }.items()
 }
