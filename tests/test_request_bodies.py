@@ -164,6 +164,18 @@ def test_a_form_with_no_field_is_the_close_delimiter_alone() -> None:
         parse_parts(b'--abc\r\nContent-Disposition: form-data; name="a"\r\n\r\nx')
 
 
+def test_a_part_with_headers_and_no_content_is_an_empty_value() -> None:
+    """RFC 2046: `body-part := MIME-part-headers [CRLF *OCTET]`; the blank line and the
+    content are optional together (Werkzeug's client writes an empty field so)."""
+    body = (
+        b'--abc\r\nContent-Disposition: form-data; name="e"\r\n'
+        b'\r\n--abc\r\nContent-Disposition: form-data; name="a"\r\n\r\nx\r\n--abc--\r\n'
+    )
+    assert [(p.name, p.content) for p in parse_parts(body)] == [("e", b""), ("a", b"x")]
+    with pytest.raises(BodyError, match="no blank line"):
+        parse_parts(b'--abc\r\nContent-Disposition: form-data; name="e"\r\n--abc--\r\n')
+
+
 def test_a_preamble_before_the_first_boundary_is_skipped(api: Api) -> None:
     body = b"\r\n" + multipart(("title", None, None, b"t"), ("file", "a.png", "image/png", PNG))
     assert post(api, "upload", MULTIPART, body).valid

@@ -112,6 +112,11 @@ def _part(chunk: bytes) -> Part:
     if not sep:
         if chunk[2:].startswith(b"\r\n"):
             head, content = b"", chunk[4:]
+        elif chunk.endswith(b"\r\n"):
+            # Headers straight into the next delimiter: RFC 2046's body-part is
+            # `MIME-part-headers [CRLF *OCTET]`, so a part may have no content at all
+            # (Werkzeug writes an empty field so): an empty value.
+            head, content = chunk[2:-2], b""
         else:
             raise BodyError("syntax", "a multipart part has no blank line after its headers")
     headers: dict[str, str] = {}

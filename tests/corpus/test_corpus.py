@@ -73,20 +73,14 @@ FUZZ = "fuzz"  # schemathesis, positive mode, the conformance checks
 # are encoded by `_client_encodes_the_query`, as an OpenAPI client encodes them.)
 WSGI_UNDERSCORE = "transport: WSGI turns the header api_key into api-key; the credential is missing"
 
-MULTIPART = (
-    "multipart: a generated form is refused: 'a multipart part has no blank line after its headers'"
-)
-
 # (file, stage) -> the owner of the defect and what it is.
 KNOWN: dict[tuple[str, str], str] = {
     (f, FUZZ): why
     for f, why in {
         "box.json.gz": "generation: a response body violates its schema",
         "etsi-mec010-2-app-pkg-mgmt.json": "schemathesis cannot drive one operation",
-        "intellifi.json": MULTIPART,
         "oas30-discriminators.yaml": "validation: a oneOf with a discriminator is checked as a "
         "plain oneOf, so a body its discriminator names one branch of, matching two, gets 400",
-        "oas30-file-uploads.yaml": MULTIPART,
         "oas30-parameters-style.yaml": "params: a simple-style header object with an empty "
         "value ('description,,;]') is refused as not listing names and values in pairs",
         "oas30-petstore.yaml": WSGI_UNDERSCORE,
