@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import copy
 import datetime as dt
+import json
 import math
 import random
 import re
@@ -122,25 +123,6 @@ class _Lazy:
         return self.target(gctx)
 
 
-class _Accepts:
-    """Whether a value fits a schema, the validator built the first time it is asked (a
-    schema jsonschema-rs cannot compile accepts nothing: the value is not echoed)."""
-
-    __slots__ = ("check", "ctx", "schema")
-
-    def __init__(self, ctx: SchemaContext, schema: Any) -> None:
-        self.ctx, self.schema = ctx, schema
-        self.check: Callable[[Any], bool] | None = None
-
-    def __call__(self, value: Any) -> bool:
-        if self.check is None:
-            try:
-                self.check = self.ctx.validator(self.schema, for_request=True).is_valid
-            except ValueError:
-                self.check = _refuse
-        return self.check(value)
-
-
 def _refuse(value: Any) -> bool:
     return False
 
@@ -158,6 +140,21 @@ class _Compiler:
         # `_Lazy`. The node is kept beside its generator so that its id stays its own.
         self.done: dict[tuple[int, str], tuple[Any, Generator]] = {}
         self.ref_of: dict[int, str] = {}
+        self.checks: dict[str, Callable[[Any], bool]] = {}
+
+    def accepts(self, schema: Any) -> Callable[[Any], bool]:
+        """Whether a value fits `schema`, built now: one validator per distinct schema
+        text, since a big spec's tens of thousands of properties share few distinct
+        schemas. A schema jsonschema-rs cannot compile accepts nothing (not echoed)."""
+        key = json.dumps(schema, sort_keys=True, default=repr)
+        check = self.checks.get(key)
+        if check is None:
+            try:
+                check = self.ctx.validator(schema, for_request=True).is_valid
+            except ValueError:
+                check = _refuse
+            self.checks[key] = check
+        return check
 
     # -- dispatch ---------------------------------------------------------------
     def compile(self, schema: Any, name: str) -> Generator:
@@ -400,9 +397,8 @@ class _Compiler:
                 gen = _checked(gen, self._check(prop_schema))
             # Whether a value the client sent fits this property: only yes or no is
             # needed, so jsonschema-rs (the request-side validator) answers, ~1-2 µs
-            # where the `jsonschema` package took ~10-15 µs per echoed field. Built on
-            # first use: a big spec has tens of thousands of properties, few echoed.
-            accepts = _Accepts(self.ctx, prop_schema)
+            # where the `jsonschema` package took ~10-15 µs per echoed field.
+            accepts = self.accepts(prop_schema)
             fields.append((prop_name, prop_name in required, gen, accepts))
         # Required names with no declared property still need a value.
         for missing in sorted(str(r) for r in required - set(properties)):
