@@ -189,7 +189,9 @@ class Engine:
             if picked is not None:
                 rule, answer = picked
                 scenario, controls = rule.name, answer.controls
-        checked = check(op, request, found.path_params, self.credentials)
+        checked = check(
+            op, request, found.path_params, self.credentials, raw_path_params=found.raw_path_params
+        )
         reply = self.responder.respond(op, request, found.path_params, checked, controls)
         if answer is not None:
             reply = answer.apply(reply)

@@ -31,6 +31,9 @@ from mockserver.spec import Operation
 class Match:
     operation: Operation
     path_params: Mapping[str, str]
+    raw_path_params: Mapping[str, str] = field(default_factory=dict)
+    """The same values as sent, percent-escapes kept: a `label`, `matrix` or `simple`
+    array or object is split on its delimiters before its pieces are decoded."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +88,10 @@ def split_path(raw: str) -> tuple[str, ...] | None:
                 return None
         decoded.append(segment)
     return tuple(decoded)
+
+
+def _raw_segments(raw: str) -> tuple[str, ...]:
+    return tuple(raw[1:].split("/") if raw.startswith("/") else raw.split("/"))
 
 
 def _template_segments(template: str) -> list[str]:
@@ -184,7 +191,9 @@ class Router:
             if target is None:
                 allowed.extend(m for m in leaf.methods if m not in allowed)
                 continue
-            return Match(target.operation, _params(target, segments))
+            params = _params(target, segments)
+            raw = _params(target, _raw_segments(raw_path)) if "%" in raw_path else params
+            return Match(target.operation, params, raw)
         if allowed:
             return WrongMethod(tuple(sorted(allowed)))
         return self._near_miss(segments)

@@ -80,14 +80,17 @@ def check(
     request: RequestRecord,
     path_params: Mapping[str, str],
     credentials: security.Expected = NO_CREDENTIALS,
+    raw_path_params: Mapping[str, str] | None = None,
 ) -> Checked:
-    """`credentials`: security scheme name -> the only values accepted for it."""
+    """`credentials`: security scheme name -> the only values accepted for it;
+    `raw_path_params` the path values as sent (`Match.raw_path_params`)."""
     query: dict[str, list[str]] = {}
     for key, value in request.query:
         query.setdefault(key, []).append(value)
     cookie_header = request.header("cookie")
     sources = Sources(
         path=path_params,
+        raw_path=raw_path_params if raw_path_params is not None else path_params,
         query=query,
         raw_query=request.raw_query,
         headers=request.headers,

@@ -117,6 +117,25 @@ def test_matrix_label_and_header_styles(api: Api) -> None:
     assert pair.params["p"] == ["a", "b"]
 
 
+def test_path_styles_split_as_sent_then_decode(api: Api) -> None:
+    """An escaped delimiter is data: `;p=a%2Cb,c` is ["a,b", "c"], not three items."""
+    pair = check(
+        op(api, "getPair"),
+        RequestRecord("GET", "/pairs/;p=a,b,c"),
+        {"p": ";p=a,b,c"},
+        raw_path_params={"p": ";p=a%2Cb,c"},
+    )
+    assert pair.valid, pair.violations
+    assert pair.params["p"] == ["a,b", "c"]
+    box = check(
+        op(api, "getBox"),
+        RequestRecord("GET", "/boxes/;w=3;h=4"),
+        {"box": ";w=3;h=4"},
+        raw_path_params={"box": "%3Bw=3;h=4"},
+    )
+    assert [v.rule for v in box.violations] == ["style"]  # the leading ';' is escaped
+
+
 def test_path_styles_that_are_not_followed(api: Api) -> None:
     assert [v.rule for v in path_check(api, "getColor", {"rgb": "1,2"}).violations] == ["style"]
     assert [v.rule for v in path_check(api, "getPair", {"p": ";q=a"}).violations] == ["style"]

@@ -220,3 +220,10 @@ def test_escapes_that_are_not_utf8_get_404(live_server: LiveServer, chunked: boo
     assert _raw_get(live_server, f"/event/{TENANT}/events/%FF".encode(), session, chunked) == 404
     (entry,) = _journal(live_server, session)
     assert entry["status"] == 404 and entry["operationId"] is None
+
+
+def test_a_match_keeps_the_path_values_as_sent() -> None:
+    found = Router([_op("GET", "/files/{name}")]).match("GET", "/files/;p=a%3Bb")
+    assert isinstance(found, Match)
+    assert found.path_params == {"name": ";p=a;b"}
+    assert found.raw_path_params == {"name": ";p=a%3Bb"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from mockserver.params import styles
 from mockserver.params.errors import ParamError
@@ -57,14 +58,36 @@ def _shape(param: Param, sources: Sources) -> Any:
         return styles.form(
             name, sources.cookies, param.kind, "form", param.explode, lambda: list(param.properties)
         )
+    if (
+        location == "path"
+        and param.name in sources.raw_path
+        and (param.style in ("label", "matrix") or param.kind in ("array", "object"))
+    ):
+        # Split on the style's delimiters as sent, then decode: `;x=a%3Bb` is "a;b".
+        return _unescaped(_path_shape(param, sources.raw_path[param.name]))
     text = _single_source(param, sources)
     if text is None:
         return None
+    return _path_shape(param, text)
+
+
+def _path_shape(param: Param, text: str) -> Any:
+    name = param.name
     if param.style == "label":
         return styles.label(text, param.kind, param.explode)
     if param.style == "matrix":
         return styles.matrix(name, text, param.kind, param.explode)
     return styles.simple(text, param.kind, param.explode)
+
+
+def _unescaped(shape: Any) -> Any:
+    if isinstance(shape, str):
+        return unquote(shape, errors="replace") if "%" in shape else shape
+    if isinstance(shape, list):
+        return [_unescaped(item) for item in shape]
+    if isinstance(shape, dict):
+        return {_unescaped(key): _unescaped(value) for key, value in shape.items()}
+    return shape
 
 
 def _single_source(param: Param, sources: Sources) -> str | None:

@@ -9,11 +9,14 @@ from urllib.parse import unquote, unquote_plus
 
 @dataclass(frozen=True, slots=True)
 class Sources:
-    """`query` holds the percent-decoded values by name, in order; `raw_query` the query
-    string as sent (for allowReserved); `headers` lower-cased names; `cookies` values by
-    name, in order (a name may be sent twice)."""
+    """`path` holds the percent-decoded path values, `raw_path` them as sent; `query`
+    the percent-decoded values by name, in order; `raw_query` the query string as sent
+    (for allowReserved); `headers` lower-cased names; `cookies` values by name, in
+    order (a name may be sent twice)."""
 
     path: Mapping[str, str] = field(default_factory=dict)
+    raw_path: Mapping[str, str] = field(default_factory=dict)
+    """The path values as sent: styles split these, then decode each piece."""
     query: Mapping[str, list[str]] = field(default_factory=dict)
     raw_query: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)
