@@ -223,6 +223,8 @@ def _prepare(node: Any, hidden: Hidden | None = None) -> Any:
             and "patternProperties" not in out
         ):
             out["properties"] = {}
+        if "discriminator" in out:
+            _by_discriminator(out)
         required, properties = node.get("required"), node.get("properties")
         if hidden is not None and isinstance(required, list) and isinstance(properties, Mapping):
             out["required"] = [
@@ -232,6 +234,47 @@ def _prepare(node: Any, hidden: Hidden | None = None) -> Any:
     if isinstance(node, list):
         return [_prepare(item, hidden) for item in node]
     return node
+
+
+def _by_discriminator(out: dict[str, Any]) -> None:
+    """A `oneOf`/`anyOf` of `$ref`s beside a `discriminator`: the branch the property's
+    value names is the one the instance is checked against (OpenAPI's Discriminator
+    Object: the value selects the schema), so a body that also fits another branch is
+    valid; an instance with no known value is checked against the plain `oneOf`.
+
+    The values of a branch: each `mapping` key naming its `$ref` (as a ref or a schema
+    name), and the schema's own name (the implicit mapping, which a `mapping` entry may
+    rename but clients still send)."""
+    discriminator = out["discriminator"]
+    prop = discriminator.get("propertyName") if isinstance(discriminator, Mapping) else None
+    keyword = "oneOf" if "oneOf" in out else "anyOf"
+    branches = out.get(keyword)
+    if not isinstance(prop, str) or not isinstance(branches, list) or not branches:
+        return
+    refs = [b.get("$ref") if isinstance(b, Mapping) and len(b) == 1 else None for b in branches]
+    if not all(isinstance(ref, str) for ref in refs):
+        return
+    mapping = discriminator.get("mapping")
+    mapping = mapping if isinstance(mapping, Mapping) else {}
+    cases: list[dict[str, Any]] = []
+    for ref in refs:
+        assert isinstance(ref, str)
+        name = ref.rsplit("/", 1)[-1]
+        tags = [
+            str(key)
+            for key, target in mapping.items()
+            if isinstance(target, str) and (target == ref or target.rsplit("/", 1)[-1] == name)
+        ]
+        tags += [] if name in tags else [name]
+        for tag in tags:
+            names_it = {"type": "object", "required": [prop], "properties": {prop: {"const": tag}}}
+            cases.append({"if": names_it, "then": {"$ref": ref}})
+    unnamed = {"not": {"anyOf": [case["if"] for case in cases]}}
+    out["allOf"] = [
+        *(out.get("allOf") or []),
+        *cases,
+        {"if": unnamed, "then": {keyword: out.pop(keyword)}},
+    ]
 
 
 def _mentions(document: Any, keys: frozenset[str]) -> set[str]:

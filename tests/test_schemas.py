@@ -329,3 +329,25 @@ def test_requests_never_compile_a_validator(engine: Engine) -> None:
         statuses = [engine.handle(r).reply.status for r in requests]
     assert statuses == [400, 400, 400]
     compile_schema.assert_not_called()
+
+
+def test_a_discriminator_picks_the_branch_a_body_is_checked_against() -> None:
+    """OpenAPI's Discriminator Object: the property's value names the schema, so a body
+    that also fits the other branch is valid; an unknown value gets the plain oneOf."""
+    branch = {"type": "object", "required": ["kind"], "properties": {"kind": {"type": "string"}}}
+    plain = {
+        "oneOf": [{"$ref": "#/$defs/A"}, {"$ref": "#/$defs/B"}],
+        "$defs": {
+            "A": {**branch, "properties": {**branch["properties"], "a": {"type": "number"}}},
+            "B": branch,
+        },
+    }
+    tagged = {**plain, "discriminator": {"propertyName": "kind", "mapping": {"one": "A"}}}
+    assert not RequestValidator(plain).is_valid({"kind": "A"})  # fits both branches
+    checker = RequestValidator(tagged)
+    for kind in ("A", "one", "B"):  # the schema's name, its mapping key
+        assert checker.is_valid({"kind": kind}), kind
+    found = [(v.field, v.rule) for v in checker.iter_errors({"kind": "one", "a": "x"})]
+    assert found == [("a", "type")]  # checked against A alone, named by its field
+    assert [v.rule for v in checker.iter_errors({"kind": "Z"})] == ["oneOf"]
+    assert [v.rule for v in checker.iter_errors(3)] == ["oneOf"]

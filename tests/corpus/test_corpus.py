@@ -78,8 +78,6 @@ KNOWN: dict[tuple[str, str], str] = {
     (f, FUZZ): why
     for f, why in {
         "etsi-mec010-2-app-pkg-mgmt.json": "schemathesis cannot drive one operation",
-        "oas30-discriminators.yaml": "validation: a oneOf with a discriminator is checked as a "
-        "plain oneOf, so a body its discriminator names one branch of, matching two, gets 400",
         "oas30-parameters-style.yaml": "schemathesis: a simple-style header object is "
         "written unescaped, nested values as Python str() ('a,{'b': 1, 'c': 2}'), and a "
         "spaceDelimited object as the name repeated; the mock rightly refuses both",
