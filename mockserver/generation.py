@@ -146,7 +146,10 @@ class _Compiler:
         """Whether a value fits `schema`, built now: one validator per distinct schema
         text, since a big spec's tens of thousands of properties share few distinct
         schemas. A schema jsonschema-rs cannot compile accepts nothing (not echoed)."""
-        key = json.dumps(schema, sort_keys=True, default=repr)
+        try:
+            key = json.dumps(schema, sort_keys=True, default=repr)
+        except (ValueError, RecursionError):  # a node that holds itself, or nests too deep
+            key = f"id:{id(schema)}"
         check = self.checks.get(key)
         if check is None:
             try:
