@@ -8,7 +8,7 @@ validators and generators were built here, at start-up.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,16 +34,6 @@ from mockserver.spec.model import (
     route_shape,
 )
 from mockserver.spec.servers import server_base_path
-
-
-def compile_operations(
-    api_id: str, path: Path, document: Mapping[str, Any], ctx: SchemaContext
-) -> Iterable[Operation]:
-    get_paths = ItemIndex(readable_routes(document, ctx))
-    for route, method, item, raw in operation_places(document, ctx):
-        yield compile_operation(
-            api_id, path, document, ctx, route, method, item, raw, get_paths=get_paths
-        )
 
 
 def readable_routes(document: Mapping[str, Any], ctx: SchemaContext) -> list[str]:
