@@ -415,7 +415,11 @@ def test_a_full_disk_costs_journal_entries_only_and_says_so() -> None:
                 matched = client.get(f"{server.url}{EVENTS}", headers=mine, timeout=30)
                 assert matched.status_code == 400, matched.text
                 assert matched.headers["Content-Type"] != "text/plain"
-            # Health says what the last write met: make it one that cannot fit either.
+            # Health says what the last write met: make it one that cannot fit however
+            # the journal's files were reused (a WAL restarts at its start after a
+            # checkpoint): ~60 KB of new frames, with no file allowed past 4 KiB.
+            for pid in server_pids(server):
+                resource.prlimit(pid, resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))
             client.post(module, headers=filler, data="a" * 60_000, timeout=30)
         lost = listing(server, filler)
         assert lost["dropped"] > 0 and len(lost["requests"]) < 40
@@ -423,6 +427,8 @@ def test_a_full_disk_costs_journal_entries_only_and_says_so() -> None:
         assert health.status_code == 200
         assert health.json()["status"] == "degraded"
         assert health.json()["state"]["dropped"] == lost["dropped"]
+        for pid in server_pids(server):  # back to the 256 KiB disk, where deleting fits
+            resource.prlimit(pid, resource.RLIMIT_FSIZE, (256 * 1024, resource.RLIM_INFINITY))
         cleared = requests.delete(f"{server.url}/__mock/requests", headers=filler, timeout=30)
         assert cleared.status_code == 204
         assert listing(server, filler)["requests"] == []

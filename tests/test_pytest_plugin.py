@@ -365,7 +365,8 @@ def test_under_xdist_a_mock_that_cannot_start_is_tried_once_and_told_to_every_wo
     pytester.makepyfile(
         test_bad="def test_a(mockserver):\n    pass\n\ndef test_b(mockserver):\n    pass\n"
     )
-    result = pytester.runpytest_subprocess("-n", "2", f"--mockserver-specs={bad}")
+    # -rN: no short summary, whose lines repeat the error as wide as the terminal allows.
+    result = pytester.runpytest_subprocess("-n", "2", "-rN", f"--mockserver-specs={bad}")
     result.assert_outcomes(errors=2)
     assert result.stdout.str().count("MockServerError: mockserver did not start") == 2
     (state,) = pytester.path.glob("**/mockserver-shared.json")
