@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import copy
 import datetime as dt
-import json
 import math
 import random
 import re
@@ -140,24 +139,15 @@ class _Compiler:
         # `_Lazy`. The node is kept beside its generator so that its id stays its own.
         self.done: dict[tuple[int, str], tuple[Any, Generator]] = {}
         self.ref_of: dict[int, str] = {}
-        self.checks: dict[str, Callable[[Any], bool]] = {}
 
     def accepts(self, schema: Any) -> Callable[[Any], bool]:
-        """Whether a value fits `schema`, built now: one validator per distinct schema
-        text, since a big spec's tens of thousands of properties share few distinct
-        schemas. A schema jsonschema-rs cannot compile accepts nothing (not echoed)."""
+        """Whether a value fits `schema`, built now (the context keeps one validator per
+        distinct schema). A schema jsonschema-rs cannot compile accepts nothing (not
+        echoed)."""
         try:
-            key = json.dumps(schema, sort_keys=True, default=repr)
-        except (ValueError, RecursionError):  # a node that holds itself, or nests too deep
-            key = f"id:{id(schema)}"
-        check = self.checks.get(key)
-        if check is None:
-            try:
-                check = self.ctx.validator(schema, for_request=True).is_valid
-            except ValueError:
-                check = _refuse
-            self.checks[key] = check
-        return check
+            return self.ctx.validator(schema, for_request=True).is_valid  # type: ignore[no-any-return]
+        except ValueError:
+            return _refuse
 
     # -- dispatch ---------------------------------------------------------------
     def compile(self, schema: Any, name: str) -> Generator:

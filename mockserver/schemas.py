@@ -21,6 +21,7 @@ Vendor keywords of requests are registered here, once, as jsonschema-rs keywords
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -194,6 +195,51 @@ _KEYWORDS: dict[str, Any] = {"x-time-window": _TimeWindow, _INT_FORMAT_KEYWORD: 
 _SENT_KEYWORDS: dict[str, Any] = {_INT_FORMAT_KEYWORD: _IntFormat}
 """What the mock sends is not held to `x-time-window` (examples are written once and age)."""
 _VISIBILITY = frozenset({"readOnly", "writeOnly"})
+_SCOPES = frozenset(
+    {"$id", "$anchor", "$dynamicAnchor", "$dynamicRef", "$recursiveAnchor", "$recursiveRef"}
+)
+"""Keys that give a schema a name other than its place: where any occurs, a `$ref` may
+mean more than a JSON pointer, and jsonschema-rs gets the whole document."""
+_ANNOTATIONS = frozenset(
+    {
+        "$comment",
+        "default",
+        "deprecated",
+        "description",
+        "example",
+        "examples",
+        "externalDocs",
+        "summary",
+        "title",
+        "xml",
+    }
+)
+"""Keys that never change whether an instance is valid: left out of what jsonschema-rs
+holds (a validator's registry held GitHub's whole 13 MB description, ~68 MB of it)."""
+_NAMED = frozenset(
+    {
+        "$defs",
+        "callbacks",
+        "content",
+        "definitions",
+        "dependentSchemas",
+        "encoding",
+        "headers",
+        "links",
+        "mapping",
+        "parameters",
+        "paths",
+        "patternProperties",
+        "properties",
+        "requestBodies",
+        "responses",
+        "schemas",
+        "securitySchemes",
+        "variables",
+    }
+)
+"""Keys whose mapping is keyed by names the author chose (a property may be called
+`description`): nothing in it is an annotation."""
 
 
 Hidden = Callable[[Any], bool]
@@ -277,6 +323,50 @@ def _by_discriminator(out: dict[str, Any]) -> None:
     ]
 
 
+_UNKNOWN: Any = object()
+
+
+def _slim(node: Any, named: bool = False) -> Any:
+    """A copy of a schema (or any part of a document) without its annotations."""
+    if isinstance(node, dict):
+        if named:
+            return {key: _slim(value) for key, value in node.items()}
+        return {
+            key: value if key in _DATA_KEYWORDS else _slim(value, key in _NAMED)
+            for key, value in node.items()
+            if key not in _ANNOTATIONS
+        }
+    if isinstance(node, list):
+        return [_slim(item) for item in node]
+    return node
+
+
+def _refs(node: Any) -> set[str]:
+    """Every `$ref` in `node` outside annotations and data (walked without recursion)."""
+    found: set[str] = set()
+    stack: list[tuple[Any, bool]] = [(node, False)]
+    while stack:
+        item, named = stack.pop()
+        if isinstance(item, dict):
+            ref = item.get("$ref")
+            if isinstance(ref, str) and not named:
+                found.add(ref)
+            for key, value in item.items():
+                if isinstance(value, dict | list) and (
+                    named or (key not in _ANNOTATIONS and key not in _DATA_KEYWORDS)
+                ):
+                    stack.append((value, not named and key in _NAMED))
+        elif isinstance(item, list):
+            stack.extend((value, False) for value in item if isinstance(value, dict | list))
+    return found
+
+
+def _pointer_parts(ref: str) -> list[str]:
+    """The names along a local JSON pointer reference `#/a/b` (percent-decoded first)."""
+    fragment = unquote(ref[1:]) if "%" in ref else ref[1:]
+    return [raw.replace("~1", "/").replace("~0", "~") for raw in fragment.split("/")[1:]]
+
+
 def _mentions(document: Any, keys: frozenset[str]) -> set[str]:
     """Which of `keys` occur as a key anywhere in `document` (walked without recursion)."""
     found: set[str] = set()
@@ -320,7 +410,13 @@ class RequestValidator:
                 offline=True,
             )
         except (jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError) as exc:
-            raise ValueError(f"schema not usable: {exc.message.splitlines()[0]}") from None
+            message = f"schema not usable: {exc.message.splitlines()[0]}"
+            kind = getattr(exc, "kind", None)
+            if isinstance(exc, jsonschema_rs.ReferencingError) or isinstance(
+                kind, jsonschema_rs.ValidationErrorKind.Referencing
+            ):
+                raise Unresolved(message) from None
+            raise ValueError(message) from None
 
     def is_valid(self, instance: Any) -> bool:
         return self._compiled.is_valid(instance)
@@ -338,6 +434,10 @@ class RequestValidator:
                 yield _violation(error)
         except ValueError as exc:  # its errors carry the instance, copied to 255 levels
             raise TooDeep(str(exc)) from None
+
+
+class Unresolved(ValueError):
+    """A schema with a `$ref` its registry does not hold."""
 
 
 class TooDeep(Exception):
@@ -387,21 +487,77 @@ class SchemaContext:
         self.base_uri = f"urn:mockserver:{api_id}"
         # readOnly properties are never required of a request, writeOnly ones never of
         # a response: each side's validators see their own variant of the document.
-        self._visibility = _mentions(document, _VISIBILITY)
+        mentioned = _mentions(document, _VISIBILITY | _SCOPES)
+        self._visibility = mentioned & _VISIBILITY
+        self._scoped = bool(mentioned & _SCOPES)
         self._read_only = self._flag("readOnly") if "readOnly" in self._visibility else None
         self._write_only = self._flag("writeOnly") if "writeOnly" in self._visibility else None
         sent = _prepare(document, self._write_only) if self._write_only else document
         resource = Resource.from_contents(sent, default_specification=DRAFT202012)
         self.registry: Registry[Any] = Registry().with_resource(self.base_uri, resource)
         # The same document for jsonschema-rs, under the same URI, so that `rebase`d
-        # refs resolve in both.
-        self.request_registry = jsonschema_rs.Registry(
-            [(self.base_uri, _prepare(document, self._read_only))],
-            draft=jsonschema_rs.Draft202012,
-        )
+        # refs resolve in both: only the parts refs reach, without annotations.
+        self._reachable: Any = _UNKNOWN
+        self.request_registry = self._rs_registry(self._read_only)
         self._sent_registry: jsonschema_rs.Registry | None = (
             None if self._visibility else self.request_registry
         )
+        self._validators: dict[tuple[str, bytes | int], Any] = {}
+        self._complete: dict[str, jsonschema_rs.Registry] = {}
+
+    def _rs_registry(self, hidden: Hidden | None) -> jsonschema_rs.Registry:
+        contents = None if self._scoped else self._referenced(hidden)
+        if contents is None:
+            contents = _prepare(self.document, hidden)
+        return jsonschema_rs.Registry([(self.base_uri, contents)], draft=jsonschema_rs.Draft202012)
+
+    def _referenced(self, hidden: Hidden | None) -> dict[str, Any] | None:
+        """What of the document a validator's `$ref`s can reach, each part at its own
+        place, annotations left out, prepared with `hidden`; None where a ref is not a
+        JSON pointer (then the whole document is needed)."""
+        if self._reachable is _UNKNOWN:
+            self._reachable = self._reach()
+        if self._reachable is None:
+            return None
+        skeleton: dict[str, Any] = {}
+        placed: set[int] = set()
+        for parts, part in self._reachable:
+            _place(skeleton, parts, _prepare(part, hidden), placed)
+        return skeleton
+
+    def _reach(self) -> list[tuple[list[str], Any]] | None:
+        """The parts `$ref`s reach (slimmed), shallowest first; None, see `_referenced`.
+
+        Validators are built for the schemas of operations (parameters, bodies,
+        responses, headers) and their parts, so the refs that start the walk are those
+        outside the schema collections (`components/schemas`, Swagger's `definitions`)
+        and the webhooks, which are not served; every part they reach adds its own."""
+        document = self.document
+        skipped = ("components", "definitions", "webhooks")
+        start = {k: v for k, v in document.items() if k not in skipped}
+        components = document.get("components")
+        if isinstance(components, dict):
+            start["components"] = {k: v for k, v in components.items() if k != "schemas"}
+        todo, seen = list(_refs(start)), set()
+        places: list[tuple[list[str], Any]] = []
+        while todo:
+            ref = todo.pop()
+            if ref in seen:
+                continue
+            seen.add(ref)
+            if not ref.startswith("#/"):
+                if ref.startswith("#"):
+                    return None
+                continue  # not in this document: unresolvable either way
+            try:
+                node = self.pointer(ref)
+            except (ValueError, LookupError, TypeError):
+                continue  # unresolvable either way: the validator says so when built
+            part = _slim(node)
+            places.append((_pointer_parts(ref), part))
+            todo.extend(_refs(part))
+        places.sort(key=lambda place: len(place[0]))
+        return places
 
     def _flag(self, key: str) -> Hidden:
         """Whether a schema (through `$ref`s and `allOf`) is annotated `key: true`."""
@@ -468,33 +624,89 @@ class SchemaContext:
         return node
 
     def validator(self, schema: Any, *, for_request: bool) -> Any:
-        """A validator for `schema` (a node of this document), built now, used many times."""
+        """A validator for `schema` (a node of this document), built now, used many times;
+        one per distinct schema (a big spec's operations share most of theirs)."""
+        key = ("request" if for_request else "response", _identity(schema))
+        found = self._validators.get(key)
+        if found is None:
+            found = self._validators[key] = self._build(schema, for_request)
+        return found
+
+    def _build(self, schema: Any, for_request: bool) -> Any:
         if for_request:
-            return RequestValidator(
-                self.rebase(schema), self.request_registry, hidden=self._read_only
-            )
+            return self._rs_validator(schema, "request", self._read_only, _KEYWORDS)
         root = self.rebase(schema)
         if self._write_only is not None:
             root = _prepare(root, self._write_only)
         return ResponseValidator(root, registry=self.registry, format_checker=FORMAT_CHECKER)
 
-    def checker(self, schema: Any) -> RequestValidator:
+    def checker(self, schema: Any, *, keep: bool = True) -> RequestValidator:
         """A fast yes/no validator of what the mock sends (generated values, headers):
-        jsonschema-rs, writeOnly properties not required, no `x-time-window`."""
-        if self._sent_registry is None:
-            self._sent_registry = jsonschema_rs.Registry(
-                [(self.base_uri, _prepare(self.document, self._write_only))],
+        jsonschema-rs, writeOnly properties not required, no `x-time-window`; one per
+        distinct schema, like `validator`, unless `keep` is false (one used only now)."""
+        key = ("sent", _identity(schema))
+        found: RequestValidator | None = self._validators.get(key)
+        if found is None:
+            found = self._rs_validator(schema, "sent", self._write_only, _SENT_KEYWORDS)
+            if keep:
+                self._validators[key] = found
+        return found
+
+    def _rs_validator(
+        self, schema: Any, side: str, hidden: Hidden | None, keywords: Mapping[str, Any]
+    ) -> RequestValidator:
+        """A jsonschema-rs validator against the parts of the document refs reach from
+        operations; for a schema that reaches further (one of `components/schemas` no
+        operation uses), against the whole document, registered the first time."""
+        root = self.rebase(schema)
+        try:
+            return RequestValidator(root, self._registry(side), hidden=hidden, keywords=keywords)
+        except Unresolved:
+            if self._scoped or self._reachable is None:  # the registry is the whole document
+                raise
+        whole = self._complete.get(side)
+        if whole is None:
+            whole = self._complete[side] = jsonschema_rs.Registry(
+                [(self.base_uri, _prepare(self.document, hidden))],
                 draft=jsonschema_rs.Draft202012,
             )
-        return RequestValidator(
-            self.rebase(schema),
-            self._sent_registry,
-            hidden=self._write_only,
-            keywords=_SENT_KEYWORDS,
-        )
+        return RequestValidator(root, whole, hidden=hidden, keywords=keywords)
+
+    def _registry(self, side: str) -> jsonschema_rs.Registry:
+        if side == "request":
+            return self.request_registry
+        if self._sent_registry is None:
+            self._sent_registry = self._rs_registry(self._write_only)
+        return self._sent_registry
+
+
+def _identity(schema: Any) -> bytes | int:
+    """What makes two schemas the same to a validator: their text (as a short digest),
+    or, for one that cannot be written as text (a node holding itself, or nested past
+    the recursion limit), the node itself."""
+    try:
+        text = json.dumps(schema, sort_keys=True, default=repr)
+    except (ValueError, RecursionError):
+        return id(schema)
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 # -- errors of the Python `jsonschema` package (fixtures, examples) ------------------------
+def _place(skeleton: dict[str, Any], parts: list[str], part: Any, placed: set[int]) -> None:
+    """Put `part` at `parts` inside `skeleton`, unless a part placed before holds it."""
+    target = skeleton
+    for name in parts[:-1]:
+        child = target.get(name)
+        if child is None:
+            child = target[name] = {}
+        if id(child) in placed or not isinstance(child, dict):
+            return
+        target = child
+    if parts and parts[-1] not in target:
+        target[parts[-1]] = part
+        placed.add(id(part))
+
+
 def dotted(path: Sequence[str | int]) -> str:
     """A readable location inside an instance: `a.b[0].c`."""
     text = ""

@@ -351,3 +351,108 @@ def test_a_discriminator_picks_the_branch_a_body_is_checked_against() -> None:
     assert found == [("a", "type")]  # checked against A alone, named by its field
     assert [v.rule for v in checker.iter_errors({"kind": "Z"})] == ["oneOf"]
     assert [v.rule for v in checker.iter_errors(3)] == ["oneOf"]
+
+
+# -- what jsonschema-rs holds of a document ------------------------------------------------
+ANNOTATED: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "paths": {
+        "/notes": {
+            "post": {
+                "description": "a note",
+                "requestBody": {
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/Note"},
+                            "examples": {"one": {"value": {"$ref": "#/nowhere"}}},
+                        }
+                    }
+                },
+            }
+        }
+    },
+    "components": {
+        "schemas": {
+            "Note": {
+                "title": "Note",
+                "description": "what the author wrote",
+                "type": "object",
+                "required": ["description", "examples"],
+                "properties": {
+                    # properties named like annotations are properties, not annotations
+                    "description": {"type": "string", "description": "the text"},
+                    "examples": {"type": "array", "items": {"type": "integer"}},
+                    "title": {"$ref": "#/components/schemas/Note/properties/description"},
+                    "author": {"$ref": "#/components/schemas/Author"},
+                },
+                "example": {"description": "hi", "examples": [1]},
+            },
+            "Author": {"type": "string", "minLength": 2, "default": "an author"},
+            "Unused": {"type": "object", "properties": {"x": {"$ref": "#/components/schemas/Far"}}},
+            "Far": {"type": "integer"},
+        }
+    },
+}
+
+
+def test_jsonschema_rs_holds_what_operations_reach_without_annotations() -> None:
+    ctx = SchemaContext("notes", ANNOTATED)
+    held = ctx._referenced(None)
+    assert held is not None
+    assert set(held["components"]["schemas"]) == {"Note", "Author"}  # Unused is not reached
+    note = held["components"]["schemas"]["Note"]
+    assert "description" not in note and "title" not in note and "example" not in note
+    assert set(note["properties"]) == {"description", "examples", "title", "author"}
+    assert "description" not in note["properties"]["description"]
+    assert "default" not in held["components"]["schemas"]["Author"]
+    assert "paths" not in held  # the operation's schema is the validator's root
+
+
+def test_annotation_named_properties_are_still_checked() -> None:
+    ctx = SchemaContext("notes", ANNOTATED)
+    note = {"$ref": "#/components/schemas/Note"}
+    check = ctx.validator(note, for_request=True)
+    assert check.is_valid({"description": "hi", "examples": [1], "title": "t", "author": "ab"})
+    assert not check.is_valid({"description": "hi"})  # `examples` is required
+    assert not check.is_valid({"description": 3, "examples": []})
+    assert not check.is_valid({"description": "hi", "examples": [], "title": 5})
+    assert not check.is_valid({"description": "hi", "examples": [], "author": "a"})
+
+
+def test_a_schema_no_operation_reaches_is_still_resolved() -> None:
+    ctx = SchemaContext("notes", ANNOTATED)
+    unused = ctx.validator({"$ref": "#/components/schemas/Unused"}, for_request=True)
+    assert unused.is_valid({"x": 1}) and not unused.is_valid({"x": "one"})
+    assert not ctx.checker({"$ref": "#/components/schemas/Unused"}).is_valid({"x": "one"})
+
+
+@pytest.mark.parametrize(
+    "small",
+    [
+        {"$anchor": "small", "maximum": 3},  # a document that names schemas otherwise
+        {"maximum": 3, "description": "no anchor"},  # a ref that is not a pointer
+    ],
+)
+def test_a_document_whose_refs_are_not_all_pointers_is_held_whole(small: Any) -> None:
+    document = {
+        "openapi": "3.1.0",
+        "paths": {"/a": {"get": {"parameters": [{"schema": {"$ref": "#small"}}]}}},
+        "components": {"schemas": {"Small": small}},
+    }
+    ctx = SchemaContext("anchors", document)
+    if "$anchor" in small:
+        assert ctx._scoped  # its registry is built from the whole document
+    else:
+        assert ctx._referenced(None) is None
+    check = ctx.validator({"$ref": "#/components/schemas/Small"}, for_request=True)
+    assert check.is_valid(3) and not check.is_valid(4)
+
+
+def test_one_validator_per_distinct_schema() -> None:
+    ctx = SchemaContext("notes", ANNOTATED)
+    first = ctx.validator({"$ref": "#/components/schemas/Author"}, for_request=True)
+    again = ctx.validator({"$ref": "#/components/schemas/Author"}, for_request=True)
+    other = ctx.validator({"$ref": "#/components/schemas/Far"}, for_request=True)
+    assert first is again and first is not other
+    assert ctx.validator({"$ref": "#/components/schemas/Author"}, for_request=False) is not first
+    assert ctx.checker({"$ref": "#/components/schemas/Author"}) is not first
