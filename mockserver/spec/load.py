@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from mockserver.headers import ItemIndex
 from mockserver.schemas import SchemaContext
@@ -84,7 +85,7 @@ def _compile(
                 bundle.path, place, f"{method.upper()} {route} is not served: {_reason(exc)}"
             )
             continue
-        yield _without_bad_examples(op, place, bundle, problems)
+        yield _without_bad_examples(op, place, bundle, problems, ctx)
 
 
 def _reason(exc: BaseException) -> str:
@@ -98,20 +99,18 @@ def _reason(exc: BaseException) -> str:
 
 
 def _without_bad_examples(
-    op: Operation, place: str, bundle: Bundle, problems: Problems
+    op: Operation, place: str, bundle: Bundle, problems: Problems, ctx: SchemaContext
 ) -> Operation:
     """The operation without the spec examples that its response schemas refuse (each
-    one a warning): the mock never answers with a body its own contract rejects."""
+    one a warning): the mock never answers with a body its own contract rejects. Checked
+    by jsonschema-rs (the yes/no validator of what the mock sends): GitHub's 1,051
+    examples took ~0.45 s with the `jsonschema` package."""
     changed = {}
     for status, response in [*op.responses.items(), *op.ranges.items()]:
         media_changed = False
         media_list = []
         for media in response.media:
-            bad = [
-                name
-                for name, value in media.examples.items()
-                if media.validator is not None and not _valid(media.validator, value)
-            ]
+            bad = _refused(ctx, media.schema, media.examples)
             for name in bad:
                 where = join(place, "responses", response.key or str(status), "content", media.name)
                 source, inner = bundle.locate(where)
@@ -135,11 +134,22 @@ def _without_bad_examples(
     )
 
 
-def _valid(validator: object, value: object) -> bool:
-    try:
-        return bool(validator.is_valid(value))  # type: ignore[attr-defined]
-    except Exception:  # the schema itself is unusable (`type: nope`): no example fits it
-        return False
+def _refused(ctx: SchemaContext, schema: object, examples: Mapping[str, Any]) -> list[str]:
+    """The names of the examples `schema` refuses (every one, if it is unusable)."""
+    if schema is None or not examples:
+        return []
+    try:  # built for these examples only, not kept: what is sent is checked elsewhere
+        check = ctx.checker(schema, keep=False).is_valid
+    except ValueError:  # the schema itself is unusable (`type: nope`): no example fits it
+        return list(examples)
+    bad = []
+    for name, value in examples.items():
+        try:
+            if not check(value):
+                bad.append(name)
+        except Exception:  # a value jsonschema-rs cannot take as JSON
+            bad.append(name)
+    return bad
 
 
 def merge(problems: Problems, findings: Iterable[Problem]) -> None:
