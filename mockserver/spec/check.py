@@ -19,6 +19,7 @@ import os
 import select
 import signal
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,7 @@ class SpecCheck:
 
     def __init__(self, paths: Sequence[Path]) -> None:
         self.paths = list(paths)
+        self.started = time.monotonic()
         self.pid: int | None = None
         self._verdict: int | None = None
         if not hasattr(os, "fork") or threading.active_count() > 1:
@@ -146,6 +148,10 @@ class SpecCheck:
             os._exit(_check_in_child(self.paths, write_end))
         os.close(write_end)
         self.pid, self._verdict = pid, read_end
+
+    def elapsed(self) -> float:
+        """Seconds since the check started."""
+        return time.monotonic() - self.started
 
     def result(self, wait: float | None = None) -> list[Problem] | None:
         """Every finding, once the check is done; None when `wait` (seconds) passes
