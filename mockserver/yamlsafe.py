@@ -117,18 +117,19 @@ def _finite_float(text: str) -> float:
 
 def _check_json(value: Any, source: str, max_depth: int, max_nodes: int) -> None:
     """Depth and size of a value `json.loads` made (no aliases: the count is the size)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    count = 0
-    while stack:
-        item, depth = stack.pop()
-        count += 1
+    level = [value] if isinstance(value, dict | list) else []
+    depth, count = 1, 1  # collections are walked level by level, their members counted
+    while level:
+        if depth > max_depth:
+            raise YamlError(source, f"collections nest more than {max_depth} deep")
+        below: list[Any] = []
+        for item in level:
+            children = item.values() if isinstance(item, dict) else item
+            count += len(children)
+            below.extend([child for child in children if isinstance(child, dict | list)])
         if count > max_nodes:
             raise YamlError(source, f"the document has more than {max_nodes} values")
-        if isinstance(item, dict | list):
-            if depth > max_depth:
-                raise YamlError(source, f"collections nest more than {max_depth} deep")
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
+        level, depth = below, depth + 1
 
 
 class _Composer:
