@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from mockserver.spec.errors import Problems, SpecError, join, pointer
+from mockserver.spec.errors import Problems, SpecError, Trail, join, pointer, trail_pointer
 from mockserver.spec.read import read_document, read_file
 
 HOLDER = "x-mockserver-bundled"
@@ -40,6 +40,10 @@ class Bundle:
     """Holder key (`f1`) -> the file placed there."""
     references_checked: bool = False
     """Whether references that lead nowhere were removed (`normalise.repair_references`)."""
+    holders: list[tuple[dict[str, Any], str, Trail]] | None = None
+    """Every mapping with a `$ref` key the bundler met, with its file's place and its
+    trail there (`errors.trail_pointer`), so that the repair need not walk the document
+    again; None for a document that was not bundled (the repair walks it)."""
 
     def locate(self, place: str) -> tuple[str, str]:
         """The file and JSON pointer that a pointer into `document` names."""
@@ -69,6 +73,7 @@ class _Bundler:
         self.prefixes: dict[Path, str] = {bundle.path.resolve(): ""}
         self.holder: dict[str, Any] = {}
         self.pending: list[tuple[Any, Path, str]] = []
+        self.holders: list[tuple[dict[str, Any], str, Trail]] = []
 
     def run(self) -> None:
         document = self.bundle.document
@@ -80,26 +85,27 @@ class _Bundler:
             self._walk(node, file, prefix, seen)
         if self.holder:
             document[HOLDER] = self.holder
+        self.bundle.holders = self.holders
 
     def _walk(self, top: Any, file: Path, prefix: str, seen: set[int]) -> None:
-        stack: list[tuple[Any, str]] = [(top, prefix)]
+        stack: list[tuple[Any, Trail]] = [(top, None)]
         while stack:
-            node, where = stack.pop()
+            node, trail = stack.pop()
             if id(node) in seen:
                 continue
             seen.add(id(node))
             if isinstance(node, dict):
+                if "$ref" in node:
+                    self.holders.append((node, prefix, trail))
                 ref = node.get("$ref")
                 if isinstance(ref, str):
-                    self._rewrite(node, ref, file, prefix, where)
+                    self._rewrite(node, ref, file, prefix, trail_pointer(prefix, trail))
                 stack.extend(
-                    (value, join(where, key))
-                    for key, value in node.items()
-                    if holds_refs(key, value)
+                    (value, (trail, key)) for key, value in node.items() if holds_refs(key, value)
                 )
             elif isinstance(node, list):
                 stack.extend(
-                    (value, join(where, i))
+                    (value, (trail, i))
                     for i, value in enumerate(node)
                     if isinstance(value, dict | list)
                 )

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 LOG = logging.getLogger("mockserver.spec")
 
@@ -106,3 +107,17 @@ def pointer(*parts: str | int) -> str:
 def join(base: str, *parts: str | int) -> str:
     """`base` (a JSON pointer) extended by `parts`."""
     return base + pointer(*parts)
+
+
+Trail = tuple[Any, str | int] | None
+"""Where a walk of a document is, kept cheap: `(the parent's trail, key)`, None at the
+start; written as a pointer (`trail_pointer`) only where a message needs one."""
+
+
+def trail_pointer(base: str, trail: Trail) -> str:
+    """`base` (a JSON pointer) extended by the keys along `trail`."""
+    parts: list[str | int] = []
+    while trail is not None:
+        trail, key = trail
+        parts.append(key)
+    return base + pointer(*reversed(parts))

@@ -53,7 +53,7 @@ def repair_references(bundle: Bundle, problems: Problems) -> None:
     """The first step, before the OpenAPI check (which cannot pass a reference that
     names nothing): every `$ref` that leads nowhere is removed, with a warning."""
     if not bundle.references_checked:
-        refs.repair(bundle.document, _warner(bundle, problems))
+        refs.repair(bundle.document, _warner(bundle, problems), bundle.holders)
         bundle.references_checked = True
 
 

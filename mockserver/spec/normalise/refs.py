@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from mockserver.spec.bundle import holds_refs
-from mockserver.spec.errors import join
+from mockserver.spec.errors import Trail, trail_pointer
 
 MISSING: Any = object()
 MAX_HOPS = 64
@@ -45,36 +45,52 @@ def lookup(document: Any, ref: str) -> Any:
     return node
 
 
-def repair(document: dict[str, Any], warn: Callable[[str, str], None]) -> None:
+def repair(
+    document: dict[str, Any],
+    warn: Callable[[str, str], None],
+    holders: list[tuple[dict[str, Any], str, Trail]] | None = None,
+) -> None:
     """Every `$ref` that names no node, or only leads through references back to itself,
     is warned about (at its own pointer) and removed: what held it is unconstrained.
-    Data (examples, enums) is not looked into."""
-    stack: list[tuple[Any, str]] = [(document, "")]
+    Data (examples, enums) is not looked into. `holders`: the mappings with a `$ref`
+    (`Bundle.holders`), found by walking `document` when not given."""
+    for node, base, trail in _holders(document) if holders is None else holders:
+        if "$ref" not in node:
+            continue
+        ref = node["$ref"]
+        if not isinstance(ref, str | dict):
+            warn(trail_pointer(base, (trail, "$ref")), "a $ref must be text; ignored")
+            del node["$ref"]
+        elif isinstance(ref, str):
+            problem = _problem(document, ref)
+            if problem:
+                warn(trail_pointer(base, (trail, "$ref")), f"{ref!r} {problem}; ignored")
+                del node["$ref"]
+
+
+def _holders(document: dict[str, Any]) -> list[tuple[dict[str, Any], str, Trail]]:
+    """Every mapping in `document` with a `$ref` key, outside data (walked once)."""
+    found: list[tuple[dict[str, Any], str, Trail]] = []
+    stack: list[tuple[Any, Trail]] = [(document, None)]
     seen: set[int] = set()
     while stack:
-        node, where = stack.pop()
+        node, trail = stack.pop()
         if id(node) in seen:
             continue
         seen.add(id(node))
         if isinstance(node, dict):
-            ref = node.get("$ref")
-            if "$ref" in node and not isinstance(ref, str | dict):
-                warn(join(where, "$ref"), "a $ref must be text; ignored")
-                del node["$ref"]
-            elif isinstance(ref, str):
-                problem = _problem(document, ref)
-                if problem:
-                    warn(join(where, "$ref"), f"{ref!r} {problem}; ignored")
-                    del node["$ref"]
+            if "$ref" in node:
+                found.append((node, "", trail))
             stack.extend(
-                (value, join(where, key)) for key, value in node.items() if holds_refs(key, value)
+                (value, (trail, key)) for key, value in node.items() if holds_refs(key, value)
             )
         elif isinstance(node, list):
             stack.extend(
-                (value, join(where, i))
+                (value, (trail, i))
                 for i, value in enumerate(node)
                 if isinstance(value, dict | list)
             )
+    return found
 
 
 def _problem(document: Any, ref: str) -> str:
