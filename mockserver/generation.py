@@ -28,7 +28,7 @@ from typing import Any
 import rstr
 from faker import Faker
 
-from mockserver.schemas import INT32, INT64, SchemaContext
+from mockserver.schemas import INT32, INT64, SchemaContext, type_check
 
 MAX_DEPTH = 6
 """How many nested objects/arrays deep optional content is still produced; past it only
@@ -144,6 +144,9 @@ class _Compiler:
         """Whether a value fits `schema`, built now (the context keeps one validator per
         distinct schema). A schema jsonschema-rs cannot compile accepts nothing (not
         echoed)."""
+        simple = type_check(schema)
+        if simple is not None:
+            return simple
         try:
             return self.ctx.validator(schema, for_request=True).is_valid  # type: ignore[no-any-return]
         except ValueError:
@@ -277,7 +280,7 @@ class _Compiler:
         if not candidates:
             return []
         try:
-            check = self.ctx.checker(schema).is_valid
+            check = type_check(schema) or self.ctx.checker(schema).is_valid
             return [value for value in candidates if _is_json(value) and check(value)]
         except (ValueError, TypeError):  # a schema the validator cannot take
             return []

@@ -247,6 +247,40 @@ Hidden = Callable[[Any], bool]
 in requests, writeOnly ones in responses)."""
 
 
+_JSON_TYPES: dict[str, Callable[[Any], bool]] = {
+    "string": lambda v: isinstance(v, str),
+    "boolean": lambda v: isinstance(v, bool),
+    "null": lambda v: v is None,
+    "object": lambda v: isinstance(v, dict),
+    "array": lambda v: isinstance(v, list),
+    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "integer": lambda v: (
+        (isinstance(v, int) and not isinstance(v, bool))
+        or (isinstance(v, float) and v.is_integer())
+    ),
+}
+
+
+def type_check(schema: Any) -> Callable[[Any], bool] | None:
+    """The yes/no check of a schema that constrains nothing but its `type` (annotations
+    aside: `{type: string, example: x}`, most of a big spec's leaves), without building
+    a validator; None for any other schema."""
+    if not isinstance(schema, dict) or "type" not in schema:
+        return None
+    if any(key != "type" and key not in _ANNOTATIONS and key not in _VISIBILITY for key in schema):
+        return None
+    declared = schema["type"]
+    names = [declared] if isinstance(declared, str) else declared
+    if not isinstance(names, list) or not names:
+        return None
+    checks = [_JSON_TYPES.get(name) if isinstance(name, str) else None for name in names]
+    if any(check is None for check in checks):
+        return None
+    if len(checks) == 1:
+        return checks[0]
+    return lambda value: any(check(value) for check in checks)  # type: ignore[misc]
+
+
 def _prepare(node: Any, hidden: Hidden | None = None) -> Any:
     """A copy of a schema (or a whole document) in the form the jsonschema-rs validators take.
 
@@ -258,7 +292,9 @@ def _prepare(node: Any, hidden: Hidden | None = None) -> Any:
     """
     if isinstance(node, Mapping):
         out = {
-            key: value if key in _DATA_KEYWORDS else _prepare(value, hidden)
+            key: _prepare(value, hidden)
+            if isinstance(value, dict | list) and key not in _DATA_KEYWORDS
+            else value
             for key, value in node.items()
         }
         if isinstance(out.get("format"), str) and out["format"] in _INT_FORMATS:
@@ -278,7 +314,7 @@ def _prepare(node: Any, hidden: Hidden | None = None) -> Any:
             ]
         return out
     if isinstance(node, list):
-        return [_prepare(item, hidden) for item in node]
+        return [_prepare(item, hidden) if isinstance(item, dict | list) else item for item in node]
     return node
 
 
@@ -368,16 +404,17 @@ def _pointer_parts(ref: str) -> list[str]:
 
 
 def _mentions(document: Any, keys: frozenset[str]) -> set[str]:
-    """Which of `keys` occur as a key anywhere in `document` (walked without recursion)."""
+    """Which of `keys` occur as a key anywhere in `document` (parsed JSON: dicts and
+    lists; walked without recursion)."""
     found: set[str] = set()
     stack = [document]
     while stack:
         node = stack.pop()
-        if isinstance(node, Mapping):
+        if isinstance(node, dict):
             found.update(keys.intersection(node))
-            stack.extend(v for v in node.values() if isinstance(v, Mapping | list))
+            stack.extend(v for v in node.values() if isinstance(v, dict | list))
         elif isinstance(node, list):
-            stack.extend(v for v in node if isinstance(v, Mapping | list))
+            stack.extend(v for v in node if isinstance(v, dict | list))
     return found
 
 
@@ -478,6 +515,12 @@ def show_value(value: Any) -> str:
 
 
 # -- the document -------------------------------------------------------------------------
+_BATCH = 100
+"""Schemas checked by one validator in `SchemaContext.refused`: fewer compile the parts
+they share more often, more hold more memory at once (GitHub's 1,051 examples: 50 to 400
+cost the same time, and 3 MB to 15 MB more of the worker's memory)."""
+
+
 class SchemaContext:
     """Reference resolution and validator construction for one API document."""
 
@@ -503,6 +546,7 @@ class SchemaContext:
             None if self._visibility else self.request_registry
         )
         self._validators: dict[tuple[str, bytes | int], Any] = {}
+        self._identities: dict[int, tuple[Any, bytes | int]] = {}
         self._complete: dict[str, jsonschema_rs.Registry] = {}
 
     def _rs_registry(self, hidden: Hidden | None) -> jsonschema_rs.Registry:
@@ -626,7 +670,7 @@ class SchemaContext:
     def validator(self, schema: Any, *, for_request: bool) -> Any:
         """A validator for `schema` (a node of this document), built now, used many times;
         one per distinct schema (a big spec's operations share most of theirs)."""
-        key = ("request" if for_request else "response", _identity(schema))
+        key = ("request" if for_request else "response", self._identity(schema))
         found = self._validators.get(key)
         if found is None:
             found = self._validators[key] = self._build(schema, for_request)
@@ -644,12 +688,31 @@ class SchemaContext:
         """A fast yes/no validator of what the mock sends (generated values, headers):
         jsonschema-rs, writeOnly properties not required, no `x-time-window`; one per
         distinct schema, like `validator`, unless `keep` is false (one used only now)."""
-        key = ("sent", _identity(schema))
+        key = ("sent", self._identity(schema))
         found: RequestValidator | None = self._validators.get(key)
         if found is None:
             found = self._rs_validator(schema, "sent", self._write_only, _SENT_KEYWORDS)
             if keep:
                 self._validators[key] = found
+        return found
+
+    def refused(self, pairs: Sequence[tuple[Any, Any]]) -> set[int] | None:
+        """The indices of the `(schema, value)` pairs whose schema refuses the value, as
+        `checker` would say, checked by one validator for all (compiling the parts the
+        schemas share once); None when that cannot be built or run (a schema is
+        unusable, a value is no JSON), so each is to be checked on its own."""
+        found: set[int] = set()
+        for start in range(0, len(pairs), _BATCH):
+            batch = pairs[start : start + _BATCH]
+            root = {"prefixItems": [schema for schema, _ in batch]}
+            try:
+                check = self._rs_validator(root, "sent", self._write_only, _SENT_KEYWORDS)
+                found.update(
+                    start + int(violation.path[0])
+                    for violation in check.iter_errors([value for _, value in batch])
+                )
+            except Exception:
+                return None
         return found
 
     def _rs_validator(
@@ -671,6 +734,15 @@ class SchemaContext:
                 draft=jsonschema_rs.Draft202012,
             )
         return RequestValidator(root, whole, hidden=hidden, keywords=keywords)
+
+    def _identity(self, schema: Any) -> bytes | int:
+        """`_identity`, worked out once per node: the schemas of a document's properties
+        are asked about many times (each place that uses them, and each schema that
+        holds them)."""
+        known = self._identities.get(id(schema))
+        if known is None or known[0] is not schema:
+            known = self._identities[id(schema)] = (schema, _identity(schema))
+        return known[1]
 
     def _registry(self, side: str) -> jsonschema_rs.Registry:
         if side == "request":

@@ -456,3 +456,39 @@ def test_one_validator_per_distinct_schema() -> None:
     assert first is again and first is not other
     assert ctx.validator({"$ref": "#/components/schemas/Author"}, for_request=False) is not first
     assert ctx.checker({"$ref": "#/components/schemas/Author"}) is not first
+
+
+_TYPED = [
+    {"type": "string", "example": "octocat", "description": "a login"},
+    {"type": "integer"},
+    {"type": "number", "readOnly": True},
+    {"type": "boolean", "default": False},
+    {"type": ["string", "null"]},
+    {"type": "object", "title": "anything"},
+    {"type": "array", "deprecated": True},
+]
+_VALUES = ["x", "", 0, 1, 1.0, 1.5, -3, True, False, None, {}, {"a": 1}, [], [1]]
+
+
+@pytest.mark.parametrize("schema", _TYPED, ids=lambda s: str(s["type"]))
+def test_a_type_only_check_agrees_with_the_validator(schema: dict[str, Any]) -> None:
+    check = schemas.type_check(schema)
+    assert check is not None
+    validator = RequestValidator(schema)
+    assert [check(v) for v in _VALUES] == [validator.is_valid(v) for v in _VALUES]
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "string", "format": "date"},
+        {"type": "integer", "minimum": 1},
+        {"type": "string", "x-time-window": "ms"},
+        {"type": "nope"},
+        {"type": []},
+        {"example": 1},
+        {"$ref": "#/components/schemas/X", "type": "object"},
+    ],
+)
+def test_a_schema_with_more_than_a_type_gets_no_type_only_check(schema: dict[str, Any]) -> None:
+    assert schemas.type_check(schema) is None

@@ -4,6 +4,7 @@ and what is served; and `strict`, which refuses the same list."""
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +145,66 @@ def test_a_bad_example_is_not_served(tmp_path: Path) -> None:
             "example 'bad' does not match its schema; not served",
         )
     ]
+
+
+@pytest.mark.parametrize("unusable", [False, True], ids=["checked-together", "one-by-one"])
+def test_every_bad_example_of_a_big_spec_is_found(tmp_path: Path, unusable: bool) -> None:
+    """Examples are checked in batches by one validator; a schema no validator can take
+    sends every media type back to being checked on its own, with the same verdicts."""
+    ops = 150  # more than one batch of examples
+    paths = {
+        f"/r{i}": {
+            "get": {
+                "responses": {
+                    "200": {
+                        "description": "ok",
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/Count"},
+                                "examples": {
+                                    "good": {"value": i},
+                                    **({"bad": {"value": "x"}} if i % 40 == 7 else {}),
+                                },
+                            }
+                        },
+                    }
+                }
+            }
+        }
+        for i in range(ops)
+    }
+    if unusable:
+        paths["/odd"] = {
+            "get": {
+                "responses": {
+                    "200": {
+                        "description": "ok",
+                        "content": {
+                            "application/json": {
+                                "schema": {"type": "integer", "pattern": "("},
+                                "examples": {"any": {"value": 1}},
+                            }
+                        },
+                    }
+                }
+            }
+        }
+    document = {
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1"},
+        "paths": paths,
+        "components": {"schemas": {"Count": {"type": "integer", "minimum": 0}}},
+    }
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    problems = Problems()
+    (api,) = load_apis([path], check=False, problems=problems)
+    refused = sorted(p.place.split("/")[2] for p in problems if "does not match" in p.message)
+    expected = sorted(f"~1r{i}" for i in range(ops) if i % 40 == 7)
+    assert refused == sorted(expected + (["~1odd"] if unusable else []))
+    served = {op.path: dict(op.responses[200].media[0].examples) for op in api.operations}
+    assert served["/r7"] == {"good": 7}
+    assert served["/r8"] == {"good": 8}
 
 
 def test_an_operation_that_cannot_be_compiled_is_left_out_naming_it(tmp_path: Path) -> None:
