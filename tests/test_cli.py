@@ -161,6 +161,22 @@ def test_a_spec_check_that_outlasts_its_wait_is_stopped(
     assert [finding.place for finding in found] == ["/info/version"]
 
 
+def test_the_spec_check_runs_at_the_lowest_priority(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the first answer waits for is compiling, not the check beside it."""
+    import threading
+
+    from mockserver.spec.errors import Problem
+
+    monkeypatch.setattr(threading, "active_count", lambda: 1)  # pytest's threads aside
+    monkeypatch.setattr(
+        documents, "_safe_check", lambda paths: [Problem("niceness", "", str(os.nice(0)))]
+    )
+    check = documents.SpecCheck([MINI])
+    assert check.pid is not None, "the check runs in a child process"
+    (finding,) = check.result(wait=60) or []
+    assert int(finding.message) == min(19, os.nice(0) + 19)
+
+
 def test_installed_package_falls_back_to_its_bundled_copy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -145,7 +145,7 @@ class SpecCheck:
             return
         if pid == 0:  # the child: check, report, and leave without running anything else
             os.close(read_end)
-            os.nice(19)
+            os.nice(19)  # compiling, which the first answer waits for, comes first
             os._exit(_check_in_child(self.paths, write_end))
         os.close(write_end)
         self.pid, self._verdict = pid, read_end
