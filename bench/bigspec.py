@@ -7,7 +7,7 @@ Run on purpose (never part of pytest), from the project root, with the project's
     .venv/bin/python bench/bigspec.py --no-prism
 
 The specs are the corpus' biggest (tests/corpus/SOURCES.md): GitHub's REST API
-(OpenAPI 3.0, 1,223 operations, 10 MB of JSON) and Kubernetes 1.13 (Swagger 2.0, 1,014
+(OpenAPI 3.0, 1,223 operations, 13 MB of JSON) and Kubernetes 1.13 (Swagger 2.0, 1,014
 operations), plus a small one (the Swagger 2.0 petstore, 20 operations) so that the cost
 of one request can be compared across sizes. For each spec and server, one at a time on
 127.0.0.1: start-up is the time from launching the process to the first answer on the
