@@ -219,3 +219,48 @@ def test_while_redis_is_lost_requests_leave_the_retrying_to_the_writer(
         assert store.increment("s", "rule:0") == 1
     finally:
         store.close()
+
+
+def test_a_batch_sent_again_is_written_once(url: str) -> None:
+    """The script takes a writer's batch number: the same batch twice (the answer to the
+    first lost) changes nothing the second time, a later number is written."""
+    store = RedisStore(url)
+    try:
+        entries = [("s", row(n), 100, [("a", "op", "status", "200")]) for n in range(3)]
+        assert store.write(entries, None, ("w", 1)) is True
+        assert store.write(entries, None, ("w", 1)) is False
+        later = [("s", row(9), 100, [("a", "op", "status", "200")])]
+        assert store.write(later, None, ("w", 2)) is True
+        paths = [entry["path"] for entry in store.journal("s", {}, 100)]
+        assert paths == ["/things/0", "/things/1", "/things/2", "/things/9"]
+        assert store.coverage("s") == [("a", "op", "status", "200", 4)]
+    finally:
+        store.close()
+
+
+def test_a_write_that_timed_out_after_redis_wrote_it_is_not_journaled_twice(
+    stores: list[RedisStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis wrote the batch but its answer did not come in time: the writer sends the
+    same batch again, and every entry and count is there once."""
+    import redis
+
+    writer, reader = stores
+    real = writer._write
+    failed: list[int] = []
+
+    def answer_lost(*args: Any, **kwargs: Any) -> Any:
+        result = real(*args, **kwargs)  # written in Redis...
+        if not failed:
+            failed.append(1)
+            raise redis.TimeoutError("Timeout reading from socket")  # ...but not told
+        return result
+
+    monkeypatch.setattr(writer, "_write", answer_lost)
+    for n in range(5):
+        writer.record("s", row(n), 1000, [("a", "op", "status", "200")])
+    paths = [entry["path"] for entry in reader.journal("s", {}, 1000)]
+    assert failed == [1]
+    assert paths == [f"/things/{n}" for n in range(5)]
+    assert reader.coverage("s") == [("a", "op", "status", "200", 5)]
+    assert reader.journal_info("s").dropped == 0

@@ -18,6 +18,7 @@ local store keeps in one SQLite file into Redis instead. Keys, under one prefix 
     P:sessions        zset      session -> last activity (Redis' clock, ms): TTL and bound
     P:evicted         hash      session -> entries removed by a bound
     P:dropped         hash      session -> entries lost while Redis could not be reached
+    P:wrote:W         integer   the last batch number writer W (a process) wrote (1 hour)
 
 Every change of more than one key is one Lua script, so it is atomic whatever the number of
 instances: a batch of journal entries with its coverage, bounds and session bookkeeping;
@@ -48,8 +49,9 @@ answer at all costs a request a command timeout once, not every `RETRY_AFTER`. W
 request still learns its session's scenarios from the last copy this process read, so
 requests that match no rule are answered as usual, and only a matching rule's counter
 (which lives in Redis) makes a 503. The writer keeps what it could not write and retries;
-past `HELD_MAX` entries it drops the oldest, counted per session, and adds the counts to
-`P:dropped` once Redis is back.
+past `HELD_MAX` entries it drops the oldest waiting, counted per session, and adds the
+counts to `P:dropped` once Redis is back. A batch is sent again as it was, under its
+number (`P:wrote:W`), so one Redis wrote before its answer was lost is not written twice.
 """
 
 from __future__ import annotations
@@ -158,13 +160,20 @@ end
 _WRITE = (
     _COMMON
     + """
--- ARGV: P, max_bytes, max_sessions, ttl_ms, default session, n entries,
---   (session, at, limit, blob) * n as lines of one argument, n coverage,
+-- ARGV: P, max_bytes, max_sessions, ttl_ms, default session, writer, batch number,
+--   n entries, (session, at, limit, blob) * n as lines of one argument, n coverage,
 --   (session, field, count) * n,
 --   n dropped, (session, count) * n
+-- A writer numbers its batches and sends each until Redis takes it: a batch it sends
+-- again (the answer to the first try was lost, a timeout) is written once (-1).
 local max_bytes, max_sessions, ttl = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local default = ARGV[5]
-local n, packed, pos, i = tonumber(ARGV[6]), ARGV[7], 1, 8
+if ARGV[6] ~= '' then
+  local wrote = P .. 'wrote:' .. ARGV[6]
+  if tonumber(redis.call('GET', wrote) or '0') >= tonumber(ARGV[7]) then return -1 end
+  redis.call('SET', wrote, ARGV[7], 'PX', 3600000)
+end
+local n, packed, pos, i = tonumber(ARGV[8]), ARGV[9], 1, 10
 local function line()  -- the entries come as lines, in one argument (no newline in any)
   local stop = string.find(packed, '\\n', pos, true)
   local value = string.sub(packed, pos, stop - 1)
@@ -717,15 +726,25 @@ class RedisStore:
         except Exception:
             log.exception("journal: the after-write hook failed")
 
-    def write(self, entries: Sequence[Entry], dropped: Counter[str] | None = None) -> None:
+    def write(
+        self,
+        entries: Sequence[Entry],
+        dropped: Counter[str] | None = None,
+        batch: tuple[str, int] | None = None,
+    ) -> bool:
         """Send entries (and counts of dropped ones) as one script call; raises
-        `redis.RedisError` or `OSError` when Redis does not take them."""
+        `redis.RedisError` or `OSError` when Redis does not take them. `batch`: the
+        writer's name and this batch's number (one more than the last it sent), so that
+        a batch sent again is written once; False when it had been."""
+        writer, number = batch or ("", 0)
         args: list[Any] = [
             self.prefix,
             self.max_bytes,
             self.max_sessions,
             int(self.session_ttl * 1000),
             DEFAULT_SESSION,
+            writer,
+            number,
             len(entries),
         ]
         # One argument for all the entries, a line each of session, time, limit and JSON
@@ -745,7 +764,7 @@ class RedisStore:
         args.append(len(dropped))
         for session, count in dropped.items():
             args += [session, count]
-        self._write(args=args)
+        return bool(self._write(args=args) != -1)
 
     def settle(self, timeout: float = SETTLE_TIMEOUT) -> None:
         """Wait until Redis holds every request answered so far, by any instance."""
@@ -966,6 +985,8 @@ class _Writer:
     Entries wait in a deque; the writer thread sends what has gathered as one script call.
     Handing over never waits: while Redis cannot take them, entries are held, and past
     `HELD_MAX` the oldest are dropped and counted (a request is never held up by Redis).
+    A batch that fails is sent again as it was, under its number, until Redis takes it:
+    one that timed out after Redis had written it is not written twice.
     """
 
     def __init__(self, store: RedisStore) -> None:
@@ -981,6 +1002,10 @@ class _Writer:
         """Entries handed over, and of those, written or dropped (a settle waits for it)."""
         self.dropped: Counter[str] = Counter()
         self.dropped_total = 0
+        self.name = uuid.uuid4().hex
+        self.batches = 0
+        self.sending: tuple[int, Counter[str]] = (0, Counter())
+        """The batch being sent: its size, and the drop counts it carries."""
         self.subscribed = threading.Event()
         self.halt = threading.Event()
         self.thread = threading.Thread(target=self._run, name="mockserver-journal", daemon=True)
@@ -993,12 +1018,12 @@ class _Writer:
 
     def held(self) -> int:
         with self.lock:
-            return len(self.pending)
+            return len(self.pending) + self.sending[0]
 
     def dropped_for(self, session: str) -> int:
         """Entries of `session` dropped here and not yet counted in Redis."""
         with self.lock:
-            return self.dropped[session]
+            return self.dropped[session] + self.sending[1][session]
 
     def hand(self, entry: Entry) -> None:
         with self.lock:
@@ -1048,11 +1073,14 @@ class _Writer:
             with self.lock:
                 batch = [self.pending.popleft() for _ in range(min(len(self.pending), BATCH))]
                 dropped, self.dropped = self.dropped, Counter()
+                self.sending = (len(batch), dropped)
+            self.batches += 1
+            number = (self.name, self.batches)
             store.announce(batch)
             while True:
                 if store.may_try():
                     try:
-                        store.write(batch, dropped)
+                        store.write(batch, dropped, number)
                         store.mark_up()
                         break
                     except _FAILURES as exc:
@@ -1065,30 +1093,30 @@ class _Writer:
                         with self.lock:
                             for entry in batch:
                                 self._drop(entry)
-                            self.progress.notify_all()
+                            self.dropped.update(dropped)
                         batch = []
                         break
-                if self._hold(batch, dropped):
+                if self._wait_to_retry(batch, dropped):
                     return
-                with self.lock:
-                    batch = [self.pending.popleft() for _ in range(min(len(self.pending), BATCH))]
-                    dropped, self.dropped = self.dropped, Counter()
-                if not batch:
-                    break
             with self.lock:
+                self.sending = (0, Counter())
                 self.settled += len(batch)
                 self.progress.notify_all()
 
-    def _hold(self, batch: list[Entry], dropped: Counter[str]) -> bool:
-        """Redis did not take `batch`: put it back in front, wait a little. True when the
-        writer is stopping (what it holds is dropped, counted)."""
+    def _wait_to_retry(self, batch: list[Entry], dropped: Counter[str]) -> bool:
+        """Redis did not take `batch`: wait a little before it is sent again. The entries
+        held behind it are kept to what the journal would keep. True when the writer is
+        stopping (the batch and what waits behind it are dropped, counted)."""
         with self.lock:
-            self.pending.extendleft(reversed(batch))
-            self.dropped.update(dropped)
-            cap = min(HELD_MAX, self.pending[-1][2]) if self.pending else 0
-            while len(self.pending) > cap:  # the journal would keep no more than its size
+            newest = self.pending[-1] if self.pending else batch[-1]
+            cap = min(HELD_MAX, newest[2])  # the journal would keep no more than its size
+            while self.pending and len(self.pending) + len(batch) > cap:
                 self._drop(self.pending.popleft())
             if self.stopping:
+                for entry in batch:
+                    self._drop(entry)
+                self.dropped.update(dropped)
+                self.sending = (0, Counter())
                 while self.pending:
                     self._drop(self.pending.popleft())
                 log.warning(
