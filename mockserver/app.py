@@ -37,7 +37,7 @@ from mockserver.defaults import (
     bundled,
 )
 from mockserver.engine import Engine
-from mockserver.gateway import ADMIN_PREFIX, AsgiGateway, Gateway
+from mockserver.gateway import ADMIN_PREFIX, HEALTH_PATH, AsgiGateway, Gateway
 from mockserver.problems import MockError
 from mockserver.scenarios import ScenarioError, parse_document
 from mockserver.state import DEFAULT_SESSION
@@ -45,7 +45,7 @@ from mockserver.state import DEFAULT_SESSION
 log = logging.getLogger("mockserver")
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"]
-OPEN_ADMIN_ROUTES = ("/__mock/health",)
+OPEN_ADMIN_ROUTES = (HEALTH_PATH,)
 DASHBOARD = "/__mock/ui"
 
 
@@ -117,7 +117,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                     headers={"WWW-Authenticate": f'{challenge} realm="mockserver admin"'},
                 )
 
-    @app.get("/__mock/health")
+    @app.get(HEALTH_PATH)
     def health() -> Response:
         state = store.health()
         return jsonify(
@@ -297,7 +297,8 @@ def asgi_app(app: Flask, threads: int) -> AsgiGateway:
     assert isinstance(gateway, Gateway), "made by create_app"
     # a2wsgi types the environ and the ASGI messages as TypedDicts; ours are plain dicts.
     admin = WSGIMiddleware(cast(Any, app), workers=threads)
-    return AsgiGateway(gateway, cast(Any, admin))
+    health = WSGIMiddleware(cast(Any, app), workers=1)
+    return AsgiGateway(gateway, cast(Any, admin), cast(Any, health))
 
 
 def sent_admin_token(headers: Headers) -> bytes | None:

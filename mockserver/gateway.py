@@ -58,6 +58,7 @@ from mockserver.wire import Headers
 log = logging.getLogger("mockserver")
 
 ADMIN_PREFIX = "/__mock/"
+HEALTH_PATH = ADMIN_PREFIX + "health"
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -483,16 +484,20 @@ class AsgiGateway:
     inline. Under another ASGI server the answer goes out as ASGI messages, and a network
     fault, which needs the connection, is a 501."""
 
-    def __init__(self, gateway: Gateway, admin: AsgiApp) -> None:
+    def __init__(self, gateway: Gateway, admin: AsgiApp, health: AsgiApp | None = None) -> None:
         self.gateway = gateway
         self.admin = admin
+        self.health = health or admin
+        """`/__mock/health`: the same app on its own thread, so that a liveness probe is
+        answered while every admin thread is busy (a long upload, a slow listing)."""
 
     async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return  # no lifespan events are asked for; websockets are not served
         path = scope["path"]
-        if folded(path).startswith(ADMIN_PREFIX):
-            await self.admin(scope, receive, send)
+        where = folded(path)
+        if where.startswith(ADMIN_PREFIX):
+            await (self.health if where == HEALTH_PATH else self.admin)(scope, receive, send)
             return
         headers = asgi_headers(scope["headers"])
         body = b""

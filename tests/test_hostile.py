@@ -752,3 +752,23 @@ def test_control_characters_in_a_path_do_not_forge_access_log_lines() -> None:
     lines = server.printed.splitlines()
     assert not any(line.startswith("2026-01-01T00:00:00Z") for line in lines)
     assert any("\\x0a2026-01-01T00:00:00Z GET /forged\\x0d" in line for line in lines), lines
+
+
+def test_health_is_answered_while_every_admin_thread_is_busy() -> None:
+    # One worker, one admin thread, held by a scenario upload whose body has not all
+    # come: a liveness probe on /__mock/health is still answered (its own thread).
+    server = LiveServer("--workers", "1", "--threads", "1")
+    slow = socket.create_connection(address(server), timeout=30)
+    try:
+        slow.sendall(
+            b"PUT /__mock/scenarios HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 40\r\n\r\n{"scenarios": '
+        )
+        answer = requests.get(server.url + "/__mock/health", timeout=10)
+        assert answer.status_code == 200
+        assert answer.json()["status"] == "ok"
+        slow.sendall(b"[]}" + b" " * 23)  # the upload ends, and is answered
+        assert slow.recv(100).startswith(b"HTTP/1.1 200 ")
+    finally:
+        slow.close()
+        assert server.stop() == 0
