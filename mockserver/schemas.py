@@ -359,6 +359,29 @@ def _by_discriminator(out: dict[str, Any]) -> None:
     ]
 
 
+def _discriminated(node: Any) -> Any:
+    """`node` with each `discriminator` made what it means (`_by_discriminator`) for the
+    `jsonschema` package, which knows none: only the mappings on the way to one are
+    copied, the rest of the document is shared."""
+    if isinstance(node, dict):
+        changed: dict[str, Any] | None = None
+        for key, value in node.items():
+            if key in _DATA_KEYWORDS or not isinstance(value, dict | list):
+                continue
+            new = _discriminated(value)
+            if new is not value:
+                changed = changed if changed is not None else dict(node)
+                changed[key] = new
+        if "discriminator" in node:
+            changed = changed if changed is not None else dict(node)
+            _by_discriminator(changed)
+        return node if changed is None else changed
+    if isinstance(node, list):
+        items = [_discriminated(item) for item in node]
+        return node if all(a is b for a, b in zip(items, node, strict=True)) else items
+    return node
+
+
 _UNKNOWN: Any = object()
 
 
@@ -530,12 +553,19 @@ class SchemaContext:
         self.base_uri = f"urn:mockserver:{api_id}"
         # readOnly properties are never required of a request, writeOnly ones never of
         # a response: each side's validators see their own variant of the document.
-        mentioned = _mentions(document, _VISIBILITY | _SCOPES)
+        mentioned = _mentions(document, _VISIBILITY | _SCOPES | {"discriminator"})
         self._visibility = mentioned & _VISIBILITY
         self._scoped = bool(mentioned & _SCOPES)
         self._read_only = self._flag("readOnly") if "readOnly" in self._visibility else None
         self._write_only = self._flag("writeOnly") if "writeOnly" in self._visibility else None
-        sent = _prepare(document, self._write_only) if self._write_only else document
+        # The `jsonschema` package's validators (what the mock sends) know no
+        # discriminator: they get the document with each made what it means, as
+        # jsonschema-rs' do (`_prepare`).
+        self._discriminated = "discriminator" in mentioned
+        if self._write_only:
+            sent = _prepare(document, self._write_only)
+        else:
+            sent = _discriminated(document) if self._discriminated else document
         resource = Resource.from_contents(sent, default_specification=DRAFT202012)
         self.registry: Registry[Any] = Registry().with_resource(self.base_uri, resource)
         # The same document for jsonschema-rs, under the same URI, so that `rebase`d
@@ -682,6 +712,8 @@ class SchemaContext:
         root = self.rebase(schema)
         if self._write_only is not None:
             root = _prepare(root, self._write_only)
+        elif self._discriminated:
+            root = _discriminated(root)
         return ResponseValidator(root, registry=self.registry, format_checker=FORMAT_CHECKER)
 
     def checker(self, schema: Any, *, keep: bool = True) -> RequestValidator:

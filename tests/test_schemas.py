@@ -353,6 +353,38 @@ def test_a_discriminator_picks_the_branch_a_body_is_checked_against() -> None:
     assert [v.rule for v in checker.iter_errors(3)] == ["oneOf"]
 
 
+def test_what_the_mock_sends_is_checked_by_its_discriminator_too() -> None:
+    """A fixture or scenario body naming its branch is valid though it fits both (the
+    `jsonschema` package knows no discriminator); the document itself is left as it is."""
+    branch = {"type": "object", "required": ["kind"], "properties": {"kind": {"type": "string"}}}
+    pets = {
+        "oneOf": [{"$ref": "#/components/schemas/A"}, {"$ref": "#/components/schemas/B"}],
+        "discriminator": {"propertyName": "kind"},
+    }
+    document: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "paths": {},
+        "components": {
+            "schemas": {
+                "A": {**branch, "properties": {**branch["properties"], "a": {"type": "number"}}},
+                "B": branch,
+                "Pets": {"type": "array", "items": {"$ref": "#/components/schemas/Pet"}},
+                "Pet": pets,
+            }
+        },
+    }
+    before = json.dumps(document, sort_keys=True)
+    ctx = SchemaContext("pets", document)
+    for schema in ({"$ref": "#/components/schemas/Pet"}, pets):  # by reference, inline
+        sent = ctx.validator(schema, for_request=False)
+        assert sent.is_valid({"kind": "A"})
+        assert not sent.is_valid({"kind": "A", "a": "x"})  # checked against A
+        assert not sent.is_valid({"kind": "Z"})  # no branch named: the plain oneOf
+    listing = ctx.validator({"$ref": "#/components/schemas/Pets"}, for_request=False)
+    assert listing.is_valid([{"kind": "A"}, {"kind": "B"}])
+    assert json.dumps(document, sort_keys=True) == before
+
+
 # -- what jsonschema-rs holds of a document ------------------------------------------------
 ANNOTATED: dict[str, Any] = {
     "openapi": "3.1.0",
