@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
 
+from mockserver.params.scalars import kind_of
 from mockserver.spec import Api, Operation, load_api
 from mockserver.validation import Checked, RequestRecord, check
 
@@ -140,3 +142,22 @@ def test_path_styles_that_are_not_followed(api: Api) -> None:
     assert [v.rule for v in path_check(api, "getColor", {"rgb": "1,2"}).violations] == ["style"]
     assert [v.rule for v in path_check(api, "getPair", {"p": ";q=a"}).violations] == ["style"]
     assert [v.rule for v in path_check(api, "getBox", {"box": ";w"}).violations] == ["style"]
+
+
+@pytest.mark.parametrize(
+    ("schema", "kind"),
+    [
+        ({"type": "integer"}, "integer"),
+        ({"type": ["null", "integer"]}, "integer"),
+        ({"type": ["string", "integer"], "items": {}}, "array"),  # no one type: keywords say
+        ({"additionalProperties": {"type": "string"}}, "object"),  # a map
+        ({"properties": {"a": {}}}, "object"),
+        ({"items": {"type": "integer"}}, "array"),
+        ({}, "string"),
+        (True, "string"),
+    ],
+)
+def test_the_kind_text_is_decoded_as_is_one_rule_for_parameters_and_form_fields(
+    schema: Any, kind: str
+) -> None:
+    assert kind_of(schema) == kind

@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlencode
 from mockserver.media.codec import BodyError, MediaFacts, Reader, Writer
 from mockserver.media.text import as_text
 from mockserver.params.errors import ParamError
-from mockserver.params.scalars import scalar
+from mockserver.params.scalars import kind_of, scalar
 from mockserver.params.styles import deep_object, delimiter
 
 Kinds = tuple[str, str]
@@ -40,11 +40,11 @@ def property_kinds(schema: Any, resolve: Callable[[Any], Any]) -> tuple[dict[str
             continue
         for name, raw in (part.get("properties") or {}).items():
             prop = resolve(raw) if isinstance(raw, Mapping) else raw
-            kind = _kind(prop)
+            kind = kind_of(prop)
             item = kind
             if kind == "array" and isinstance(prop, Mapping):
                 items = resolve(prop.get("items", {}))
-                item = _kind(items)
+                item = kind_of(items)
                 if _is_binary(items):
                     binary.add(str(name))
             if _is_binary(prop):
@@ -61,23 +61,9 @@ def nested_kinds(schema: Any, resolve: Callable[[Any], Any]) -> dict[str, dict[s
     out = {}
     for name, raw in (node.get("properties") or {}).items():
         prop = resolve(raw) if isinstance(raw, Mapping) else raw
-        if _kind(prop) == "object":
+        if kind_of(prop) == "object":
             out[str(name)] = property_kinds(prop, resolve)[0]
     return out
-
-
-def _kind(schema: Any) -> str:
-    if not isinstance(schema, Mapping):
-        return "string"
-    declared = schema.get("type")
-    if isinstance(declared, list):
-        concrete = [t for t in declared if t != "null"]
-        declared = concrete[0] if len(concrete) == 1 else None
-    if isinstance(declared, str):
-        return declared
-    if "properties" in schema:
-        return "object"
-    return "array" if "items" in schema else "string"
 
 
 def _is_binary(schema: Any) -> bool:

@@ -9,12 +9,30 @@ the schema to judge.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from mockserver.params.errors import ParamError, show
 
 _INTEGER = re.compile(r"-?[0-9]{1,4000}")
 _NUMBER = re.compile(r"-?[0-9]{1,4000}(?:\.[0-9]{1,4000})?(?:[eE][+-]?[0-9]{1,4})?")
+
+
+def kind_of(schema: Any) -> str:
+    """The JSON type text is decoded as for `schema` (a parameter, a form field): its one
+    `type` besides "null", else what its keywords imply (`properties` or
+    `additionalProperties`: an object; `items`: an array), else a string."""
+    if not isinstance(schema, Mapping):
+        return "string"
+    declared = schema.get("type")
+    if isinstance(declared, list):
+        concrete = [t for t in declared if t != "null"]
+        declared = concrete[0] if len(concrete) == 1 else None
+    if isinstance(declared, str):
+        return declared
+    if "properties" in schema or "additionalProperties" in schema:
+        return "object"
+    return "array" if "items" in schema else "string"
 
 
 def scalar(kind: str, text: str) -> Any:

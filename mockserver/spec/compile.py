@@ -15,6 +15,7 @@ from typing import Any
 from mockserver.generation import compile_schema
 from mockserver.headers import ItemIndex, compile_headers, item_path
 from mockserver.media import MediaFacts, reader_for, sampler_for, writer_for
+from mockserver.params.scalars import kind_of
 from mockserver.schemas import SchemaContext
 from mockserver.security import challenge
 from mockserver.spec.errors import SpecError
@@ -116,8 +117,8 @@ def _compile_params(ctx: SchemaContext, raw_params: list[Any]) -> tuple[Param, .
             schema = media.get("schema", {})
             content_json = is_json_media_type(media_name)
         resolved = ctx.resolve(schema)
-        kind = _kind(resolved)
-        item_kind = _kind(ctx.resolve(resolved.get("items", {}))) if kind == "array" else kind
+        kind = kind_of(resolved)
+        item_kind = kind_of(ctx.resolve(resolved.get("items", {}))) if kind == "array" else kind
         style = param.get("style", "form" if location in ("query", "cookie") else "simple")
         properties, additional, additional_kind = _object_facts(ctx, resolved, kind)
         allow_empty = param.get("allowEmptyValue")
@@ -162,24 +163,10 @@ def _object_facts(
 
 def _kinds(ctx: SchemaContext, node: Any) -> tuple[str, str]:
     resolved = ctx.resolve(node) if isinstance(node, Mapping) else node
-    kind = _kind(resolved)
+    kind = kind_of(resolved)
     if kind == "array" and isinstance(resolved, Mapping):
-        return kind, _kind(ctx.resolve(resolved.get("items", {})))
+        return kind, kind_of(ctx.resolve(resolved.get("items", {})))
     return kind, kind
-
-
-def _kind(schema: Any) -> str:
-    if not isinstance(schema, Mapping):
-        return "string"
-    declared = schema.get("type")
-    if isinstance(declared, list):
-        concrete = [t for t in declared if t != "null"]
-        declared = concrete[0] if len(concrete) == 1 else None
-    if isinstance(declared, str):
-        return declared
-    if "properties" in schema or "additionalProperties" in schema:
-        return "object"
-    return "array" if "items" in schema else "string"
 
 
 def _compile_body(ctx: SchemaContext, raw: Any) -> RequestBody | None:
