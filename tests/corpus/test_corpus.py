@@ -370,8 +370,6 @@ def test_schemathesis_conformance(corpus_dir: Path, file: str) -> None:
     most MAX_OPERATIONS operations, judged by the five conformance checks."""
     load_all_checks()
     path = _spec_path(corpus_dir, file)
-    server = LiveServer("--workers", "1", str(path)) if file in OVER_A_SOCKET else None
-    app = _app(corpus_dir, file) if server is None else None
     schema = schemathesis.openapi.from_path(
         path,
         config=schemathesis.Config.from_dict(
@@ -382,16 +380,18 @@ def test_schemathesis_conformance(corpus_dir: Path, file: str) -> None:
     chosen = {(op.method, op.path): op for op in _sample(_reachable(_engine(corpus_dir, file)))}
     picked = [op for op in operations if (op.method.upper(), op.path) in chosen]
     assert len(picked) == len(chosen), "schemathesis and the mock see the same operations"
+    server = LiveServer("--workers", "1", str(path)) if file in OVER_A_SOCKET else None
+    app = _app(corpus_dir, file) if server is None else None
     failures: list[str] = []
-    for operation in picked:
-        # The operation's own base path: schemathesis takes the document's servers[0],
-        # the mock (rightly) an operation's or path item's own `servers` first.
-        mine = chosen[(operation.method.upper(), operation.path)]
-        run = _fuzzer(operation, mine, app, server.url if server is not None else "")
-        try:
-            run()
-        except Exception as exc:  # every operation's failure, not only the first
-            failures.append(f"{operation.method.upper()} {operation.path}: {exc}"[:1500])
-    if server is not None:
-        assert server.stop() == 0
+    try:
+        for operation in picked:
+            mine = chosen[(operation.method.upper(), operation.path)]
+            run = _fuzzer(operation, mine, app, server.url if server is not None else "")
+            try:
+                run()
+            except Exception as exc:  # every operation's failure, not only the first
+                failures.append(f"{operation.method.upper()} {operation.path}: {exc}"[:1500])
+    finally:
+        if server is not None:
+            assert server.stop() == 0
     assert not failures, "\n\n".join(failures)
