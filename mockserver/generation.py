@@ -28,7 +28,7 @@ from typing import Any
 import rstr
 from faker import Faker
 
-from mockserver.schemas import INT32, INT64, SchemaContext, type_check
+from mockserver.schemas import INT32, INT64, SchemaContext
 
 MAX_DEPTH = 6
 """How many nested objects/arrays deep optional content is still produced; past it only
@@ -49,6 +49,7 @@ DEFAULT_MAX_ITEMS = 3
 _EPOCH_2025 = 1735689600  # 2025-01-01T00:00:00Z
 _YEAR = 365 * 24 * 3600
 _BRANCH_TRIES = 4
+RETRY_BUDGET = 64
 _LEAST_TRIES = 24
 """Tries of a checked oneOf/anyOf at the least: a branch whose values always match
 another too (an integer beside a number with `multipleOf: 0.5`) takes half of them, and
@@ -67,6 +68,11 @@ class GenContext:
     body: Any = None
     depth: int = 0
     faker_seeded: bool = False
+    retries: int = 0
+    """oneOf/anyOf values made again so far (a value that matched no branch, or two):
+    past `RETRY_BUDGET` each keeps its first value, so that nested unions (OpenAI's
+    response items: a union inside a union inside an array) cost a bounded run, not a
+    product of their tries."""
 
     @property
     def fake(self) -> Faker:
@@ -144,16 +150,13 @@ class _Compiler:
         # `_Lazy`. The node is kept beside its generator so that its id stays its own.
         self.done: dict[tuple[int, str], tuple[Any, Generator]] = {}
         self.ref_of: dict[int, str] = {}
+        self.wrongs: dict[int, tuple[Any, Any]] = {}
 
     def accepts(self, schema: Any) -> Callable[[Any], bool]:
-        """Whether a value fits `schema`, built now (the context keeps one validator per
-        distinct schema). A schema jsonschema-rs cannot compile accepts nothing (not
-        echoed)."""
-        simple = type_check(schema)
-        if simple is not None:
-            return simple
+        """Whether a value fits `schema` where the mock answers it (`SchemaContext.judge`,
+        built now). A schema jsonschema-rs cannot compile accepts nothing (not echoed)."""
         try:
-            return self.ctx.validator(schema, for_request=True).is_valid  # type: ignore[no-any-return]
+            return self.ctx.judge(schema)
         except ValueError:
             return _refuse
 
@@ -285,14 +288,14 @@ class _Compiler:
         if not candidates:
             return []
         try:
-            check = type_check(schema) or self.ctx.checker(schema).is_valid
+            check = self.ctx.judge(schema, now=True)
             return [value for value in candidates if _is_json(value) and check(value)]
         except (ValueError, TypeError):  # a schema the validator cannot take
             return []
 
     def _check(self, schema: Any) -> Callable[[Any], bool]:
         try:
-            return self.ctx.checker(schema).is_valid
+            return self.ctx.judge(schema)
         except (ValueError, TypeError):
             return lambda value: True
 
@@ -311,7 +314,7 @@ class _Compiler:
             return generator
         prop_schema = merged.get("properties", {}).get(prop, {})
         try:
-            if not self.ctx.checker(prop_schema).is_valid(tag):
+            if not self.ctx.judge(prop_schema, now=True)(tag):
                 return generator
         except (ValueError, TypeError):
             return generator
@@ -342,14 +345,14 @@ class _Compiler:
                 and isinstance(discriminator, Mapping)
                 else None
             )
-            if tag is not None and isinstance(prop, str):
+            if tag is not None and isinstance(prop, str) and self._takes(merged, prop, tag):
                 generator = _with_tag(generator, prop, tag)
             branches.append(_Branch(generator, _rank(merged)))
             merged_parts.append(merged)
         checks: list[Callable[[Any], bool]] | None = None
         if len(raw) > 1:
             try:
-                checks = [self.ctx.checker(part).is_valid for part in raw]
+                checks = [self.ctx.judge(part) for part in raw]
             except (ValueError, TypeError):
                 checks = None
             if checks is not None and keyword == "oneOf":
@@ -360,6 +363,19 @@ class _Compiler:
                         self._apart(index, merged_parts),
                     )
         return _branch(branches, checks, exclusive=keyword == "oneOf")
+
+    def _takes(self, schema: Any, prop: str, tag: str) -> bool:
+        """Whether `schema`'s own property `prop` takes the discriminator value `tag`: a
+        schema name is the implicit value, but OpenAI's branches say `type: {enum:
+        [function]}` under a discriminator with no mapping, and the value the branch
+        takes is the one answered (unknown properties take anything)."""
+        sub = _properties(schema).get(prop)
+        if not isinstance(sub, Mapping):
+            return True
+        try:
+            return self.ctx.judge(sub, now=True)(tag)
+        except (ValueError, TypeError):
+            return True
 
     def _apart(self, index: int, parts: list[Any]) -> tuple[tuple[str, Any], ...]:
         """For branch `index` of a oneOf: (property, value) pairs that set apart an object
@@ -373,14 +389,25 @@ class _Compiler:
             for prop, sub in _properties(other).items():
                 if prop in own or not isinstance(sub, Mapping):
                     continue
-                try:
-                    check = self.ctx.checker(sub).is_valid
-                    wrong = next((w for w in _WRONG if not check(w)), _MISSING)
-                except (ValueError, TypeError):
-                    continue
+                wrong = self._wrong(sub)
                 if wrong is not _MISSING:
                     pairs.append((prop, wrong))
         return tuple(pairs)
+
+    def _wrong(self, schema: Mapping[str, Any]) -> Any:
+        """The first of `_WRONG` that `schema` refuses (_MISSING when it takes them all),
+        found once per schema node: a oneOf of n branches asks about each branch's
+        properties n - 1 times, and a union of OpenAI's has ~50 branches."""
+        known = self.wrongs.get(id(schema))
+        if known is not None and known[0] is schema:
+            return known[1]
+        try:
+            check = self.ctx.judge(schema, now=True)
+            wrong = next((w for w in _WRONG if not check(w)), _MISSING)
+        except (ValueError, TypeError):
+            wrong = _MISSING
+        self.wrongs[id(schema)] = (schema, wrong)
+        return wrong
 
     # -- structures -------------------------------------------------------------
     def _object(self, schema: Mapping[str, Any], name: str) -> Generator:
@@ -627,8 +654,8 @@ def _branch(
 ) -> Generator:
     """A value from one branch, tried in an order drawn from the run's randomness (the
     shortest first past MAX_DEPTH). A value must pass exactly one of `checks` (oneOf,
-    `exclusive`) or at least one (anyOf); if no try gives one, the first value made is
-    kept."""
+    `exclusive`) or at least one (anyOf); if no try gives one, or the run has made
+    `RETRY_BUDGET` values again already, the first value made is kept."""
     by_rank = sorted(range(len(branches)), key=lambda i: branches[i].rank)
 
     def generate(gctx: GenContext) -> Any:
@@ -661,6 +688,9 @@ def _branch(
                     return apart
             if fallback is _MISSING:
                 fallback = value
+            if gctx.retries >= RETRY_BUDGET:
+                break
+            gctx.retries += 1
         if fallback is _MISSING:
             raise _TooDeep
         return fallback

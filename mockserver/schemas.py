@@ -538,6 +538,11 @@ def show_value(value: Any) -> str:
 
 
 # -- the document -------------------------------------------------------------------------
+_FEW_REFS = 48
+"""Most `$ref` targets a schema may reach for `SchemaContext.judge` to give it a
+jsonschema-rs validator, which compiles, for each validator, every schema its refs reach
+(~22 KB a schema: one over 319 of OpenAI's components took 7 MB)."""
+
 _BATCH = 100
 """Schemas checked by one validator in `SchemaContext.refused`: fewer compile the parts
 they share more often, more hold more memory at once (GitHub's 1,051 examples: 50 to 400
@@ -577,6 +582,7 @@ class SchemaContext:
         )
         self._validators: dict[tuple[str, bytes | int], Any] = {}
         self._identities: dict[int, tuple[Any, bytes | int]] = {}
+        self._ref_refs: dict[str, set[str]] = {}
         self._complete: dict[str, jsonschema_rs.Registry] = {}
 
     def _rs_registry(self, hidden: Hidden | None) -> jsonschema_rs.Registry:
@@ -728,6 +734,42 @@ class SchemaContext:
                 self._validators[key] = found
         return found
 
+    def judge(self, schema: Any, *, now: bool = False) -> Callable[[Any], bool]:
+        """A yes/no check of a value the mock makes (generation: echoed values, oneOf and
+        allOf results, authored examples), as `validator(..., for_request=False)` would
+        say. A schema that says only its type is checked in Python; one that reaches at
+        most `_FEW_REFS` schemas through its refs gets jsonschema-rs (fast, compiled
+        now); a bigger one, or one checked only `now` (at start-up), the `jsonschema`
+        package's validator, which follows refs as a value needs them and holds no
+        compiled copy of them: a spec of big interlinked unions (OpenAI's, whose
+        thousands of checks took 465 MB) costs no memory for them. A check that cannot
+        be made (an unusable schema) says no; jsonschema-rs' raises `ValueError` now."""
+        simple = type_check(schema)
+        if simple is not None:
+            return simple
+        if not now and self._reaches_few(schema):
+            return self.checker(schema).is_valid
+        return _says_no_on_error(self.validator(schema, for_request=False).is_valid)
+
+    def _reaches_few(self, schema: Any) -> bool:
+        """Whether `schema`'s refs reach at most `_FEW_REFS` schemas (each ref's own refs
+        found once per document)."""
+        seen: set[str] = set()
+        todo = list(_refs(schema))
+        while todo:
+            ref = todo.pop()
+            if ref in seen:
+                continue
+            seen.add(ref)
+            if len(seen) > _FEW_REFS:
+                return False
+            found = self._ref_refs.get(ref)
+            if found is None:
+                target = self._target(ref)
+                found = self._ref_refs[ref] = set() if target is None else _refs(target)
+            todo.extend(found)
+        return True
+
     def refused(self, pairs: Sequence[tuple[Any, Any]]) -> set[int] | None:
         """The indices of the `(schema, value)` pairs whose schema refuses the value, as
         `checker` would say, checked by one validator for all (compiling the parts the
@@ -784,12 +826,26 @@ class SchemaContext:
         return self._sent_registry
 
 
+def _says_no_on_error(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    """`check`, answering no where it fails (a pattern Python cannot compile, a ref that
+    leads nowhere: the `jsonschema` package finds those only while checking)."""
+
+    def checked(value: Any) -> bool:
+        try:
+            return check(value)
+        except Exception:  # any failure of the check is a no
+            return False
+
+    return checked
+
+
 def _identity(schema: Any) -> bytes | int:
-    """What makes two schemas the same to a validator: their text (as a short digest),
-    or, for one that cannot be written as text (a node holding itself, or nested past
-    the recursion limit), the node itself."""
+    """What makes two schemas the same to a validator: their text without annotations
+    (as a short digest: two properties that differ only by their `description` share
+    one validator), or, for one that cannot be written as text (a node holding itself,
+    or nested past the recursion limit), the node itself."""
     try:
-        text = json.dumps(schema, sort_keys=True, default=repr)
+        text = json.dumps(_slim(schema), sort_keys=True, default=repr)
     except (ValueError, RecursionError):
         return id(schema)
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()

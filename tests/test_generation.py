@@ -12,6 +12,7 @@ from faker import Faker
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mockserver import generation
 from mockserver.generation import compile_schema, make_context
 from mockserver.schemas import SchemaContext
 from mockserver.spec import read_document
@@ -343,6 +344,60 @@ def test_discriminator_mapping_names_the_branch_generated() -> None:
         assert value["petType"] == expected
         seen.add(expected)
     assert seen == {"cat", "dog"}
+
+
+def test_a_discriminator_value_the_branch_refuses_is_not_set() -> None:
+    """OpenAI's tool calls: `discriminator: {propertyName: type}` with no mapping, and
+    each branch's `type` an enum of its own value: the implicit value (the schema name)
+    would make the body invalid, so the branch's own value is answered."""
+    call = {
+        "type": "object",
+        "required": ["type", "id"],
+        "properties": {"type": {"enum": ["function"]}, "id": {"type": "string"}},
+    }
+    custom = {**call, "properties": {**call["properties"], "type": {"enum": ["custom"]}}}
+    document = {
+        "openapi": "3.1.0",
+        "components": {"schemas": {"ToolCall": call, "CustomToolCall": custom}},
+    }
+    schema = {
+        "oneOf": [
+            {"$ref": "#/components/schemas/ToolCall"},
+            {"$ref": "#/components/schemas/CustomToolCall"},
+        ],
+        "discriminator": {"propertyName": "type"},
+    }
+    validator = response_validator(document, schema)
+    kinds = set()
+    for seed in range(20):
+        value = generate(schema, seed, document)
+        assert validator.is_valid(value), value
+        kinds.add(value["type"])
+    assert kinds == {"function", "custom"}
+
+
+def test_nested_unions_cost_a_bounded_run() -> None:
+    """Unions inside unions, each of whose values always matches both branches: every
+    try fails the oneOf check, and the tries of each level multiplied by the next (24
+    a level: 24**4 values). Past RETRY_BUDGET a union keeps its first value."""
+    level: Any = {"type": "string"}
+    for _ in range(4):
+        item = {"type": "object", "properties": {"a": level, "b": level}}
+        level = {"oneOf": [item, item]}  # both branches take every value
+    made = [0]
+    generator = compile_schema(level, SchemaContext("t", {"openapi": "3.1.0"}))
+    counting = make_context(3, FAKE)
+    original = counting.rng.randrange
+
+    def randrange(*args: Any) -> int:  # called once per union value made
+        made[0] += 1
+        return original(*args)
+
+    counting.rng.randrange = randrange  # type: ignore[method-assign]
+    value = generator(counting)
+    assert isinstance(value, dict) and set(value) == {"a", "b"}
+    assert counting.retries == generation.RETRY_BUDGET
+    assert made[0] < 200
 
 
 def test_a_schema_inheriting_a_discriminator_carries_its_own_name() -> None:

@@ -524,3 +524,44 @@ def test_a_type_only_check_agrees_with_the_validator(schema: dict[str, Any]) -> 
 )
 def test_a_schema_with_more_than_a_type_gets_no_type_only_check(schema: dict[str, Any]) -> None:
     assert schemas.type_check(schema) is None
+
+
+def _chain(length: int) -> dict[str, Any]:
+    """A document whose schema S0 reaches S1 ... S{length - 1}, each an object."""
+    schemas: dict[str, Any] = {}
+    for i in range(length):
+        properties: dict[str, Any] = {"n": {"type": "integer"}}
+        if i + 1 < length:
+            properties["next"] = {"$ref": f"#/components/schemas/S{i + 1}"}
+        schemas[f"S{i}"] = {"type": "object", "required": ["n"], "properties": properties}
+    return {"openapi": "3.1.0", "paths": {}, "components": {"schemas": schemas}}
+
+
+@pytest.mark.parametrize(("length", "compiled"), [(10, True), (200, False)])
+def test_a_check_of_what_the_mock_makes_compiles_only_what_reaches_few_schemas(
+    length: int, compiled: bool
+) -> None:
+    """jsonschema-rs compiles, per validator, all that its refs reach: a schema reaching
+    more than _FEW_REFS is judged by the `jsonschema` package, which compiles nothing,
+    with the same verdicts."""
+    ctx = SchemaContext("chain", _chain(length))
+    schema = {"$ref": "#/components/schemas/S0"}
+    with mock.patch.object(
+        schemas.jsonschema_rs,
+        "Draft202012Validator",
+        wraps=schemas.jsonschema_rs.Draft202012Validator,
+    ) as compile_schema:
+        check = ctx.judge(schema)
+    assert compile_schema.called is compiled
+    assert check({"n": 1, "next": {"n": 2, "next": {"n": 3}}})
+    assert not check({"n": 1, "next": {"n": "two"}})
+    assert not check({"next": {"n": 2}})
+
+
+def test_a_check_that_cannot_be_made_says_no() -> None:
+    """The `jsonschema` package finds a pattern Python cannot compile only as it checks:
+    the check says no, it does not raise into a generation."""
+    ctx = SchemaContext("bad", _chain(2))
+    check = ctx.judge({"type": "string", "pattern": "("}, now=True)
+    assert check("x") is False
+    assert ctx.judge({"type": "string", "pattern": "^x$"}, now=True)("x") is True
