@@ -352,7 +352,13 @@ class _Compiler:
         checks: list[Callable[[Any], bool]] | None = None
         if len(raw) > 1:
             try:
-                checks = [self.ctx.judge(part) for part in raw]
+                # A value must fit the keywords beside the union too (an allOf merged a
+                # `type: object` with `anyOf: [{}, {type: null}]`: null fits a branch
+                # alone, not the schema).
+                beside = {k: v for k, v in base.items() if k not in _NOT_CONSTRAINING}
+                checks = [
+                    self.ctx.judge({"allOf": [beside, part]} if beside else part) for part in raw
+                ]
             except (ValueError, TypeError):
                 checks = None
             if checks is not None and keyword == "oneOf":
@@ -697,6 +703,12 @@ def _branch(
 
     return generate
 
+
+_NOT_CONSTRAINING = frozenset(
+    {"description", "title", "summary", "example", "examples", "default", "deprecated",
+     "externalDocs", "xml", "$comment", "readOnly", "writeOnly", "discriminator"}
+)  # fmt: skip
+"""Keywords beside a oneOf/anyOf that no value can fail."""
 
 _WRONG: tuple[Any, ...] = (None, False, 0, "", [], {})
 """Values tried, in order, as one a property's schema refuses (see `_apart`)."""

@@ -376,6 +376,28 @@ def test_a_discriminator_value_the_branch_refuses_is_not_set() -> None:
     assert kinds == {"function", "custom"}
 
 
+def test_a_union_answers_a_value_that_fits_the_keywords_beside_it() -> None:
+    """OpenAI's `truncation_strategy: allOf: [$ref TruncationObject, {nullable: true}]`
+    read as 3.0: the merge is an object beside `anyOf: [{}, {type: null}]`; null fits
+    the second branch alone but not the object, so it is never the answer."""
+    document = {
+        "openapi": "3.1.0",
+        "components": {
+            "schemas": {"Truncation": {"type": "object", "properties": {"n": {"type": "integer"}}}}
+        },
+    }
+    schema = {
+        "allOf": [
+            {"$ref": "#/components/schemas/Truncation"},
+            {"anyOf": [{}, {"type": "null"}]},
+        ]
+    }
+    validator = response_validator(document, schema)
+    values = [generate(schema, seed, document) for seed in range(20)]
+    assert all(validator.is_valid(v) for v in values), values
+    assert all(isinstance(v, dict) for v in values)
+
+
 def test_nested_unions_cost_a_bounded_run() -> None:
     """Unions inside unions, each of whose values always matches both branches: every
     try fails the oneOf check, and the tries of each level multiplied by the next (24

@@ -131,10 +131,13 @@ def test_subschemas_and_referenced_schemas_are_converted_once() -> None:
     assert media["schema"] == {"type": ["string", "null"]}
 
 
-def test_openapi_31_schemas_are_left_as_written() -> None:
+def test_openapi_31_schemas_are_left_as_written_but_for_3_0_keywords() -> None:
+    document = v30({"type": "string", "example": 1, "minimum": 1})
+    document["openapi"] = "3.1.0"
+    assert schema_of(document) == {"type": "string", "example": 1, "minimum": 1}
     document = v30({"type": "string", "nullable": True, "example": 1})
     document["openapi"] = "3.1.0"
-    assert schema_of(document) == {"type": "string", "nullable": True, "example": 1}
+    assert schema_of(document) == {"type": ["string", "null"], "example": 1}
 
 
 # -- Swagger 2.0 documents ---------------------------------------------------------------
@@ -401,3 +404,42 @@ def test_an_unknown_version_is_refused(document: dict[str, Any], place: str) -> 
     with pytest.raises(SpecError) as caught:
         run(document)
     assert caught.value.place == place
+
+
+def test_3_0_keywords_in_a_3_1_document_are_read_as_3_0_reads_them() -> None:
+    """Authors mix the two (OpenAI's 3.1 description): `nullable` and boolean bounds are
+    adopted with a warning at each schema; a property named `nullable` is a property."""
+    document = {
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1"},
+        "paths": {},
+        "components": {
+            "schemas": {
+                "S": {
+                    "type": "object",
+                    "properties": {
+                        "n": {"type": "integer", "nullable": True},
+                        "rate": {"type": "number", "minimum": 0, "exclusiveMinimum": True},
+                        "nullable": {"type": "boolean"},
+                        "ok": {"type": "number", "exclusiveMinimum": 0},
+                    },
+                }
+            }
+        },
+    }
+    out, problems = run(document)
+    props = out["components"]["schemas"]["S"]["properties"]
+    assert props["n"] == {"type": ["integer", "null"]}
+    assert props["rate"] == {"type": "number", "exclusiveMinimum": 0}
+    assert props["nullable"] == {"type": "boolean"}
+    assert props["ok"] == {"type": "number", "exclusiveMinimum": 0}
+    assert problems == [
+        (
+            "/components/schemas/S/properties/n",
+            "nullable: OpenAPI 3.0's, not 3.1's; read as 3.0 reads it",
+        ),
+        (
+            "/components/schemas/S/properties/rate",
+            "exclusiveMinimum: OpenAPI 3.0's, not 3.1's; read as 3.0 reads it",
+        ),
+    ]

@@ -68,6 +68,8 @@ def normalise(bundle: Bundle, problems: Problems) -> dict[str, Any]:
         document = swagger2.convert(document, warn)
     if kind in ("2.0", "3.0"):
         document = openapi30.convert(document)
+    else:
+        openapi30.adopt_30_keywords(document, warn)
     lenient.repair(document, bundle.path.stem, warn)
     bundle.document = document
     return document

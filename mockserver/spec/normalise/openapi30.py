@@ -8,8 +8,11 @@ responses, callbacks, and wherever a `$ref` leads, other files included) and con
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from mockserver.spec.bundle import holds_refs
+from mockserver.spec.errors import Trail, trail_pointer
 from mockserver.spec.normalise import schema as schemas
 from mockserver.spec.normalise.refs import target
 
@@ -23,9 +26,64 @@ def convert(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+def adopt_30_keywords(document: dict[str, Any], warn: Callable[[str, str], None]) -> None:
+    """In a 3.1 document, the schema keywords only OpenAPI 3.0 has, read as 3.0 reads
+    them (`nullable: true` allows null; a boolean `exclusiveMinimum`/`exclusiveMaximum`
+    makes its bound exclusive), with a warning at each schema: authors mix the two
+    (OpenAI's 3.1 description has 111 `nullable` and 7 boolean bounds), and left as
+    written, null is refused and a boolean bound makes the schema unusable."""
+    adopted: dict[int, tuple[dict[str, Any], list[str]]] = {}
+
+    def rule(node: dict[str, Any]) -> dict[str, Any] | None:
+        found = [k for k in ("nullable", "exclusiveMinimum", "exclusiveMaximum")
+                 if isinstance(node.get(k), bool)]  # fmt: skip
+        if not found:
+            return None
+        adopted[id(node)] = (node, found)
+        schemas.exclusive_bounds(node)
+        return schemas.allow_null(node)
+
+    _Walker(document, rule).run()
+    for place, (_, found) in _places(document, adopted).items():
+        warn(place, f"{' and '.join(found)}: OpenAPI 3.0's, not 3.1's; read as 3.0 reads it")
+
+
+def _places(
+    document: dict[str, Any], nodes: dict[int, tuple[dict[str, Any], list[str]]]
+) -> dict[str, tuple[dict[str, Any], list[str]]]:
+    """The first pointer at which each of `nodes` (by id) is met, in document order."""
+    found: dict[str, tuple[dict[str, Any], list[str]]] = {}
+    if not nodes:
+        return found
+    left = dict(nodes)
+    stack: list[tuple[Any, Trail]] = [(document, None)]
+    seen: set[int] = set()
+    while stack and left:
+        node, trail = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, dict):
+            if id(node) in left:
+                found[trail_pointer("", trail)] = left.pop(id(node))
+            stack.extend(
+                (value, (trail, key))
+                for key, value in reversed(node.items())
+                if holds_refs(key, value)
+            )
+        elif isinstance(node, list):
+            stack.extend(
+                (value, (trail, i))
+                for i, value in reversed(list(enumerate(node)))
+                if isinstance(value, dict | list)
+            )
+    return dict(sorted(found.items()))
+
+
 class _Walker:
-    def __init__(self, document: dict[str, Any]) -> None:
+    def __init__(self, document: dict[str, Any], rule: schemas.Rule | None = None) -> None:
         self.document = document
+        self.rule = rule
         self.seen: set[tuple[str, int]] = set()
         self.schema_seen: set[int] = set()
         self.todo: list[tuple[str, Any]] = []
@@ -57,7 +115,7 @@ class _Walker:
             return
         self.seen.add((kind, id(node)))
         if kind == "schema":
-            schemas.convert(node, self._follow_schema, self.schema_seen)
+            schemas.convert(node, self._follow_schema, self.schema_seen, self.rule)
             return
         ref = node.get("$ref")
         if isinstance(ref, str):

@@ -59,8 +59,15 @@ def subschemas(schema: dict[str, Any]) -> list[Any]:
     return found
 
 
-def convert(schema: Any, follow: Callable[[str], None], seen: set[int]) -> None:
-    """Convert `schema` and every subschema (each node once: `seen` holds their ids)."""
+Rule = Callable[[dict[str, Any]], "dict[str, Any] | None"]
+
+
+def convert(
+    schema: Any, follow: Callable[[str], None], seen: set[int], rule: Rule | None = None
+) -> None:
+    """Convert `schema` and every subschema (each node once: `seen` holds their ids) by
+    `rule` (`convert_node` unless given)."""
+    rule = rule or convert_node
     stack = [schema]
     while stack:
         node = stack.pop()
@@ -70,7 +77,7 @@ def convert(schema: Any, follow: Callable[[str], None], seen: set[int]) -> None:
         ref = node.get("$ref")
         if isinstance(ref, str):
             follow(ref)
-        inner = convert_node(node)
+        inner = rule(node)
         if inner is not None:
             seen.add(id(inner))
             stack.extend(subschemas(inner))
@@ -86,15 +93,28 @@ def convert_node(node: dict[str, Any]) -> dict[str, Any] | None:
         node.setdefault("format", "binary")
     if isinstance(node.get("discriminator"), str):
         node["discriminator"] = {"propertyName": node["discriminator"]}
-    for exclusive, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
-        flag = node.get(exclusive)
-        if isinstance(flag, bool):
-            del node[exclusive]
-            if flag and bound in node:
-                node[exclusive] = node.pop(bound)
+    exclusive_bounds(node)
     if "example" in node:
         example = node.pop("example")
         node.setdefault("examples", [example])
+    return allow_null(node)
+
+
+def exclusive_bounds(node: dict[str, Any]) -> bool:
+    """The boolean `exclusiveMinimum` / `exclusiveMaximum` rule; whether there was one."""
+    found = False
+    for exclusive, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        flag = node.get(exclusive)
+        if isinstance(flag, bool):
+            found = True
+            del node[exclusive]
+            if flag and bound in node:
+                node[exclusive] = node.pop(bound)
+    return found
+
+
+def allow_null(node: dict[str, Any]) -> dict[str, Any] | None:
+    """The `nullable` / `x-nullable` rule; what `convert_node` returns."""
     nullable = False
     for key in ("nullable", "x-nullable"):
         if key in node:
