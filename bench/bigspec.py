@@ -7,9 +7,10 @@ Run on purpose (never part of pytest), from the project root, with the project's
     .venv/bin/python bench/bigspec.py --no-prism
 
 The specs are the corpus' biggest (tests/corpus/SOURCES.md): GitHub's REST API
-(OpenAPI 3.0, 1,223 operations, 13 MB of JSON) and Kubernetes 1.13 (Swagger 2.0, 1,014
-operations), plus a small one (the Swagger 2.0 petstore, 20 operations) so that the cost
-of one request can be compared across sizes. For each spec and server, one at a time on
+(OpenAPI 3.0, 1,223 operations, 13 MB of JSON), Kubernetes 1.13 (Swagger 2.0, 1,014
+operations) and OpenAI's (OpenAPI 3.1, 288 operations, 3 MB of YAML), plus a small one
+(the Swagger 2.0 petstore, 20 operations) so that the cost of one request can be
+compared across sizes. For each spec and server, one at a time on
 127.0.0.1: start-up is the time from launching the process to the first answer on the
 route; memory is the peak RSS of the biggest process of the tree (mockserver: a worker,
 gunicorn's arbiter aside; Prism: its one node process), and the peak PSS of the whole
@@ -51,6 +52,7 @@ CORPUS = ROOT / "tests" / "corpus" / "specs"
 SPECS = (
     ("github", "github.json.gz", "/zen"),
     ("kubernetes", "kubernetes-1.13.json.gz", "/version/"),
+    ("openai", "openai.yaml.gz", "/v1/models"),
     ("petstore (small)", "swagger2-petstore.yaml", "/v2/store/order/1"),
 )
 CONNECTIONS = 16

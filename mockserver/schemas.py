@@ -377,8 +377,14 @@ def _discriminated(node: Any) -> Any:
             _by_discriminator(changed)
         return node if changed is None else changed
     if isinstance(node, list):
-        items = [_discriminated(item) for item in node]
-        return node if all(a is b for a, b in zip(items, node, strict=True)) else items
+        copied: list[Any] | None = None
+        for index, item in enumerate(node):
+            if isinstance(item, dict | list):
+                new_item = _discriminated(item)
+                if new_item is not item:
+                    copied = copied if copied is not None else list(node)
+                    copied[index] = new_item
+        return node if copied is None else copied
     return node
 
 
