@@ -281,21 +281,31 @@ def type_check(schema: Any) -> Callable[[Any], bool] | None:
     return lambda value: any(check(value) for check in checks)  # type: ignore[misc]
 
 
-def _prepare(node: Any, hidden: Hidden | None = None) -> Any:
+def _prepare(
+    node: Any, hidden: Hidden | None = None, slim: bool = False, named: bool = False
+) -> Any:
     """A copy of a schema (or a whole document) in the form the jsonschema-rs validators take.
 
     Beside each `format: int32|int64`, the keyword that checks the range; beside each
     `additionalProperties: false` of an object with no `properties` or
     `patternProperties`, `properties: {}` (the same constraint, which jsonschema-rs
     then reports naming the unexpected properties, not as a bare `false` schema).
-    With `hidden`, the properties it names are dropped from each `required`.
+    With `hidden`, the properties it names are dropped from each `required`; with
+    `slim`, annotations are left out (as `_slim` does, in the same pass). A map keyed by
+    names the author chose (`named`: `properties`, ...) is no schema: its members are.
     """
     if isinstance(node, Mapping):
+        if named:
+            return {
+                key: _prepare(value, hidden, slim) if isinstance(value, dict | list) else value
+                for key, value in node.items()
+            }
         out = {
-            key: _prepare(value, hidden)
+            key: _prepare(value, hidden, slim, key in _NAMED)
             if isinstance(value, dict | list) and key not in _DATA_KEYWORDS
             else value
             for key, value in node.items()
+            if not slim or key not in _ANNOTATIONS
         }
         if isinstance(out.get("format"), str) and out["format"] in _INT_FORMATS:
             out[_INT_FORMAT_KEYWORD] = out["format"]
@@ -314,7 +324,9 @@ def _prepare(node: Any, hidden: Hidden | None = None) -> Any:
             ]
         return out
     if isinstance(node, list):
-        return [_prepare(item, hidden) if isinstance(item, dict | list) else item for item in node]
+        return [
+            _prepare(item, hidden, slim) if isinstance(item, dict | list) else item for item in node
+        ]
     return node
 
 
@@ -608,11 +620,11 @@ class SchemaContext:
         skeleton: dict[str, Any] = {}
         placed: set[int] = set()
         for parts, part in self._reachable:
-            _place(skeleton, parts, _prepare(part, hidden), placed)
+            _place(skeleton, parts, _prepare(part, hidden, slim=True), placed)
         return skeleton
 
     def _reach(self) -> list[tuple[list[str], Any]] | None:
-        """The parts `$ref`s reach (slimmed), shallowest first; None, see `_referenced`.
+        """The parts `$ref`s reach, shallowest first; None, see `_referenced`.
 
         Validators are built for the schemas of operations (parameters, bodies,
         responses, headers) and their parts, so the refs that start the walk are those
@@ -639,9 +651,8 @@ class SchemaContext:
                 node = self.pointer(ref)
             except (ValueError, LookupError, TypeError):
                 continue  # unresolvable either way: the validator says so when built
-            part = _slim(node)
-            places.append((_pointer_parts(ref), part))
-            todo.extend(_refs(part))
+            places.append((_pointer_parts(ref), node))
+            todo.extend(_refs(node))
         places.sort(key=lambda place: len(place[0]))
         return places
 
