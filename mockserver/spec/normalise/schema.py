@@ -39,22 +39,29 @@ SUBSCHEMAS = (
 )
 
 
+_ONE, _MAP, _LIST = 1, 2, 3
+_HOLDS = {
+    **dict.fromkeys(SUBSCHEMAS, _ONE),
+    **dict.fromkeys(SUBSCHEMA_MAPS, _MAP),
+    **dict.fromkeys(SUBSCHEMA_LISTS, _LIST),
+}
+"""What each key that holds subschemas holds (a schema, a map of them, a list of them);
+a schema's own few keys are looked up here, not the twenty of these in each schema."""
+
+
 def subschemas(schema: dict[str, Any]) -> list[Any]:
     """The schemas directly inside `schema`."""
     found: list[Any] = []
-    for key in SUBSCHEMAS:
-        value = schema.get(key)
+    for key, value in schema.items():
+        holds = _HOLDS.get(key)
+        if holds is None:
+            continue
         if isinstance(value, dict):
-            found.append(value)
-        elif key == "items" and isinstance(value, list):
-            found.extend(v for v in value if isinstance(v, dict))
-    for key in SUBSCHEMA_MAPS:
-        value = schema.get(key)
-        if isinstance(value, dict):
-            found.extend(v for v in value.values() if isinstance(v, dict))
-    for key in SUBSCHEMA_LISTS:
-        value = schema.get(key)
-        if isinstance(value, list):
+            if holds == _MAP:
+                found.extend(v for v in value.values() if isinstance(v, dict))
+            elif holds == _ONE:
+                found.append(value)
+        elif isinstance(value, list) and (holds == _LIST or key == "items"):
             found.extend(v for v in value if isinstance(v, dict))
     return found
 
