@@ -1165,7 +1165,9 @@ class _Writer:
                 store.mark_down(exc)
                 self.subscribed.set()  # nobody can read while Redis is away: don't wait
                 self.halt.wait(RETRY_AFTER)  # then try again
-            except redis.RedisError:
+            except Exception:  # Redis answered no; or, stopping, its connection was closed
+                if self.stopping:  # under an answer being sent (redis-py: AttributeError)
+                    return
                 log.exception("journal: the settle subscription failed")
                 self.halt.wait(RETRY_AFTER)
             finally:
