@@ -147,48 +147,26 @@ def test_a_bad_example_is_not_served(tmp_path: Path) -> None:
     ]
 
 
+def _answering(schema: Any, examples: dict[str, Any]) -> dict[str, Any]:
+    """A path item whose GET answers 200 with `schema` and these examples."""
+    media = {"schema": schema, "examples": {k: {"value": v} for k, v in examples.items()}}
+    return {
+        "get": {"responses": {"200": {"description": "ok", "content": {"application/json": media}}}}
+    }
+
+
 @pytest.mark.parametrize("unusable", [False, True], ids=["checked-together", "one-by-one"])
 def test_every_bad_example_of_a_big_spec_is_found(tmp_path: Path, unusable: bool) -> None:
     """Examples are checked in batches by one validator; a schema no validator can take
     sends every media type back to being checked on its own, with the same verdicts."""
     ops = 150  # more than one batch of examples
+    count = {"$ref": "#/components/schemas/Count"}
     paths = {
-        f"/r{i}": {
-            "get": {
-                "responses": {
-                    "200": {
-                        "description": "ok",
-                        "content": {
-                            "application/json": {
-                                "schema": {"$ref": "#/components/schemas/Count"},
-                                "examples": {
-                                    "good": {"value": i},
-                                    **({"bad": {"value": "x"}} if i % 40 == 7 else {}),
-                                },
-                            }
-                        },
-                    }
-                }
-            }
-        }
+        f"/r{i}": _answering(count, {"good": i, **({"bad": "x"} if i % 40 == 7 else {})})
         for i in range(ops)
     }
     if unusable:
-        paths["/odd"] = {
-            "get": {
-                "responses": {
-                    "200": {
-                        "description": "ok",
-                        "content": {
-                            "application/json": {
-                                "schema": {"type": "integer", "pattern": "("},
-                                "examples": {"any": {"value": 1}},
-                            }
-                        },
-                    }
-                }
-            }
-        }
+        paths["/odd"] = _answering({"type": "integer", "pattern": "("}, {"any": 1})
     document = {
         "openapi": "3.1.0",
         "info": {"title": "t", "version": "1"},
