@@ -219,6 +219,8 @@ class _Composer:
                 value, size = self._close(frame, event), frame[1]
                 if frame[5] is not None:
                     self.anchors[frame[5]] = (value, size, None)
+            if value is _MERGE_KEY and (not stack or not self._wants_key(stack[-1])):
+                raise self._error("not valid YAML: `<<` is a merge key, not a value", event)
             if not stack:
                 return value
             self._attach(stack[-1], value, size, text, event)
@@ -236,6 +238,10 @@ class _Composer:
         if event.anchor is not None:
             self.anchors[event.anchor] = (_OPEN, 0, None)
         return [[] if sequence else {}, 1, None, None, event, event.anchor]
+
+    @staticmethod
+    def _wants_key(frame: list[Any]) -> bool:
+        return isinstance(frame[0], dict) and frame[2] is None
 
     def _attach(self, frame: list[Any], value: Any, size: int, text: str | None, at: Any) -> None:
         container = frame[0]

@@ -108,6 +108,12 @@ def test_a_merge_key_of_something_else_is_refused() -> None:
     assert "merges a mapping" in refused("a: {<<: 1}\n").problem
 
 
+@pytest.mark.parametrize("text", ["a: <<\n", "- <<\n", "<<\n", "a: !!merge x\n", "a: &m <<\n"])
+def test_a_merge_key_where_a_value_stands_is_refused(text: str) -> None:
+    error = refused(text)
+    assert "merge key, not a value" in error.problem and error.line == 1
+
+
 def test_the_alias_bomb_of_issue_15_is_refused_before_anything_is_built() -> None:
     bomb = alias_bomb()
     assert len(bomb) < 420
