@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mockserver import yamlsafe
 from mockserver.yamlsafe import YamlError, load_yaml
@@ -232,3 +234,26 @@ def test_several_documents_are_refused() -> None:
 def test_the_error_is_a_value_error() -> None:
     assert issubclass(YamlError, ValueError)
     assert yamlsafe.DEFAULT_MAX_DEPTH == 128
+
+
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12)
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=_VALUES, flow=st.sampled_from([None, True, False]))
+def test_any_dumped_document_loads_as_pyyaml_loads_it(value: Any, flow: bool | None) -> None:
+    text = yaml.safe_dump(value, default_flow_style=flow, allow_unicode=True)
+    assert load_yaml(text, source="s") == _as_json(yaml.safe_load(text))
