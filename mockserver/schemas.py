@@ -291,7 +291,7 @@ def _prepare(
     `patternProperties`, `properties: {}` (the same constraint, which jsonschema-rs
     then reports naming the unexpected properties, not as a bare `false` schema).
     With `hidden`, the properties it names are dropped from each `required`; with
-    `slim`, annotations are left out (as `_slim` does, in the same pass). A map keyed by
+    `slim`, annotations are left out (in the same pass). A map keyed by
     names the author chose (`named`: `properties`, ...) is no schema: its members are.
     """
     if isinstance(node, Mapping):
@@ -403,21 +403,6 @@ def _discriminated(node: Any) -> Any:
 _UNKNOWN: Any = object()
 
 
-def _slim(node: Any, named: bool = False) -> Any:
-    """A copy of a schema (or any part of a document) without its annotations."""
-    if isinstance(node, dict):
-        if named:
-            return {key: _slim(value) for key, value in node.items()}
-        return {
-            key: value if key in _DATA_KEYWORDS else _slim(value, key in _NAMED)
-            for key, value in node.items()
-            if key not in _ANNOTATIONS
-        }
-    if isinstance(node, list):
-        return [_slim(item) for item in node]
-    return node
-
-
 def _refs(node: Any) -> set[str]:
     """Every `$ref` in `node` outside annotations and data (walked without recursion)."""
     found: set[str] = set()
@@ -436,6 +421,21 @@ def _refs(node: Any) -> set[str]:
         elif isinstance(item, list):
             stack.extend((value, False) for value in item if isinstance(value, dict | list))
     return found
+
+
+def _place(skeleton: dict[str, Any], parts: list[str], part: Any, placed: set[int]) -> None:
+    """Put `part` at `parts` inside `skeleton`, unless a part placed before holds it."""
+    target = skeleton
+    for name in parts[:-1]:
+        child = target.get(name)
+        if child is None:
+            child = target[name] = {}
+        if id(child) in placed or not isinstance(child, dict):
+            return
+        target = child
+    if parts and parts[-1] not in target:
+        target[parts[-1]] = part
+        placed.add(id(part))
 
 
 def _pointer_parts(ref: str) -> list[str]:
@@ -594,13 +594,15 @@ class SchemaContext:
         # The same document for jsonschema-rs, under the same URI, so that `rebase`d
         # refs resolve in both: only the parts refs reach, without annotations.
         self._reachable: Any = _UNKNOWN
+        self._ref_refs: dict[str, set[str]] = {}
+        """Each reference's target's own refs (`_refs`), found once: by `_reach`, then
+        for the refs it did not reach by `_reaches_few`."""
         self.request_registry = self._rs_registry(self._read_only)
         self._sent_registry: jsonschema_rs.Registry | None = (
             None if self._visibility else self.request_registry
         )
         self._validators: dict[tuple[str, bytes | int], Any] = {}
         self._identities: dict[int, tuple[Any, bytes | int]] = {}
-        self._ref_refs: dict[str, set[str]] = {}
         self._complete: dict[str, jsonschema_rs.Registry] = {}
 
     def _rs_registry(self, hidden: Hidden | None) -> jsonschema_rs.Registry:
@@ -652,7 +654,7 @@ class SchemaContext:
             except (ValueError, LookupError, TypeError):
                 continue  # unresolvable either way: the validator says so when built
             places.append((_pointer_parts(ref), node))
-            todo.extend(_refs(node))
+            todo.extend(self._ref_refs.setdefault(ref, _refs(node)))
         places.sort(key=lambda place: len(place[0]))
         return places
 
@@ -857,33 +859,18 @@ def _says_no_on_error(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
 
 
 def _identity(schema: Any) -> bytes | int:
-    """What makes two schemas the same to a validator: their text without annotations
-    (as a short digest: two properties that differ only by their `description` share
-    one validator), or, for one that cannot be written as text (a node holding itself,
-    or nested past the recursion limit), the node itself."""
+    """What makes two schemas the same to a validator: the text of their prepared form
+    without annotations (`_prepare`, as a short digest: two properties that differ only
+    by their `description` share one validator), or, for one that cannot be written as
+    text (a node holding itself, or nested past the recursion limit), the node itself."""
     try:
-        text = json.dumps(_slim(schema), sort_keys=True, default=repr)
+        text = json.dumps(_prepare(schema, slim=True), sort_keys=True, default=repr)
     except (ValueError, RecursionError):
         return id(schema)
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 # -- errors of the Python `jsonschema` package (fixtures, examples) ------------------------
-def _place(skeleton: dict[str, Any], parts: list[str], part: Any, placed: set[int]) -> None:
-    """Put `part` at `parts` inside `skeleton`, unless a part placed before holds it."""
-    target = skeleton
-    for name in parts[:-1]:
-        child = target.get(name)
-        if child is None:
-            child = target[name] = {}
-        if id(child) in placed or not isinstance(child, dict):
-            return
-        target = child
-    if parts and parts[-1] not in target:
-        target[parts[-1]] = part
-        placed.add(id(part))
-
-
 def dotted(path: Sequence[str | int]) -> str:
     """A readable location inside an instance: `a.b[0].c`."""
     text = ""
