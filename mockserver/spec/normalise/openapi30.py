@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from mockserver.spec.bundle import holds_refs
-from mockserver.spec.errors import Trail, trail_pointer
+from mockserver.spec.errors import trail_pointer
 from mockserver.spec.normalise import schema as schemas
-from mockserver.spec.normalise.refs import target
+from mockserver.spec.normalise.refs import mappings, target
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -51,32 +50,15 @@ def adopt_30_keywords(document: dict[str, Any], warn: Callable[[str, str], None]
 def _places(
     document: dict[str, Any], nodes: dict[int, tuple[dict[str, Any], list[str]]]
 ) -> dict[str, tuple[dict[str, Any], list[str]]]:
-    """The first pointer at which each of `nodes` (by id) is met, in document order."""
-    found: dict[str, tuple[dict[str, Any], list[str]]] = {}
+    """The pointer of each of `nodes` (by id), in pointer order (a node a YAML alias
+    shares is named at one of its places)."""
     if not nodes:
-        return found
-    left = dict(nodes)
-    stack: list[tuple[Any, Trail]] = [(document, None)]
-    seen: set[int] = set()
-    while stack and left:
-        node, trail = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        if isinstance(node, dict):
-            if id(node) in left:
-                found[trail_pointer("", trail)] = left.pop(id(node))
-            stack.extend(
-                (value, (trail, key))
-                for key, value in reversed(node.items())
-                if holds_refs(key, value)
-            )
-        elif isinstance(node, list):
-            stack.extend(
-                (value, (trail, i))
-                for i, value in reversed(list(enumerate(node)))
-                if isinstance(value, dict | list)
-            )
+        return {}
+    found = {
+        trail_pointer("", trail): nodes[id(node)]
+        for node, trail in mappings(document)
+        if id(node) in nodes
+    }
     return dict(sorted(found.items()))
 
 

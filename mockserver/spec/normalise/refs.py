@@ -3,7 +3,7 @@ those that lead nowhere or only to themselves."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import unquote
 
@@ -70,7 +70,12 @@ def repair(
 
 def _holders(document: dict[str, Any]) -> list[tuple[dict[str, Any], str, Trail]]:
     """Every mapping in `document` with a `$ref` key, outside data (walked once)."""
-    found: list[tuple[dict[str, Any], str, Trail]] = []
+    return [(node, "", trail) for node, trail in mappings(document) if "$ref" in node]
+
+
+def mappings(document: Any) -> Iterator[tuple[dict[str, Any], Trail]]:
+    """Every mapping of `document` outside data (`holds_refs`), once each (a YAML alias
+    shares one), with its trail; walked depth first, without recursion."""
     stack: list[tuple[Any, Trail]] = [(document, None)]
     seen: set[int] = set()
     while stack:
@@ -79,8 +84,7 @@ def _holders(document: dict[str, Any]) -> list[tuple[dict[str, Any], str, Trail]
             continue
         seen.add(id(node))
         if isinstance(node, dict):
-            if "$ref" in node:
-                found.append((node, "", trail))
+            yield node, trail
             stack.extend(
                 (value, (trail, key)) for key, value in node.items() if holds_refs(key, value)
             )
@@ -90,7 +94,6 @@ def _holders(document: dict[str, Any]) -> list[tuple[dict[str, Any], str, Trail]
                 for i, value in enumerate(node)
                 if isinstance(value, dict | list)
             )
-    return found
 
 
 def _problem(document: Any, ref: str) -> str:
