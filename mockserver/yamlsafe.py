@@ -258,6 +258,10 @@ class _Composer:
             else:
                 container[key] = value
         frame[1] += size
+        self._bounded(frame, at)
+
+    def _bounded(self, frame: list[Any], at: Any) -> None:
+        """Refuse a collection whose expanded size passes `max_nodes`."""
         if frame[1] > self.max_nodes:
             raise self._error(
                 f"the document expands to more than {self.max_nodes} nodes "
@@ -275,12 +279,7 @@ class _Composer:
 
     def _close(self, frame: list[Any], event: Any) -> Any:
         value = frame[0]
-        if frame[1] > self.max_nodes:
-            raise self._error(
-                f"the document expands to more than {self.max_nodes} nodes "
-                "(aliases count as the whole tree they name)",
-                event,
-            )
+        self._bounded(frame, event)  # an empty one too, where the bound is 0
         if not frame[3]:
             return value
         merged: dict[str, Any] = {}
