@@ -287,11 +287,8 @@ class _Compiler:
                 candidates.append(schema[keyword])
         if not candidates:
             return []
-        try:
-            check = self.ctx.judge(schema, now=True)
-            return [value for value in candidates if _is_json(value) and check(value)]
-        except (ValueError, TypeError):  # a schema the validator cannot take
-            return []
+        check = self.ctx.judge(schema, now=True)  # an unusable schema takes none
+        return [value for value in candidates if _is_json(value) and check(value)]
 
     def _check(self, schema: Any) -> Callable[[Any], bool]:
         try:
@@ -312,11 +309,7 @@ class _Compiler:
         tag = _tag_for(ref, discriminator)
         if not isinstance(prop, str) or tag is None:
             return generator
-        prop_schema = merged.get("properties", {}).get(prop, {})
-        try:
-            if not self.ctx.judge(prop_schema, now=True)(tag):
-                return generator
-        except (ValueError, TypeError):
+        if not self._takes(merged, prop, tag):
             return generator
         return _with_tag(generator, prop, tag)
 
@@ -374,14 +367,10 @@ class _Compiler:
         """Whether `schema`'s own property `prop` takes the discriminator value `tag`: a
         schema name is the implicit value, but OpenAI's branches say `type: {enum:
         [function]}` under a discriminator with no mapping, and the value the branch
-        takes is the one answered (unknown properties take anything)."""
+        takes is the one answered (unknown properties take anything; an unusable
+        schema, nothing)."""
         sub = _properties(schema).get(prop)
-        if not isinstance(sub, Mapping):
-            return True
-        try:
-            return self.ctx.judge(sub, now=True)(tag)
-        except (ValueError, TypeError):
-            return True
+        return not isinstance(sub, Mapping) or self.ctx.judge(sub, now=True)(tag)
 
     def _apart(self, index: int, parts: list[Any]) -> tuple[tuple[str, Any], ...]:
         """For branch `index` of a oneOf: (property, value) pairs that set apart an object
@@ -407,11 +396,8 @@ class _Compiler:
         known = self.wrongs.get(id(schema))
         if known is not None and known[0] is schema:
             return known[1]
-        try:
-            check = self.ctx.judge(schema, now=True)
-            wrong = next((w for w in _WRONG if not check(w)), _MISSING)
-        except (ValueError, TypeError):
-            wrong = _MISSING
+        check = self.ctx.judge(schema, now=True)
+        wrong = next((w for w in _WRONG if not check(w)), _MISSING)
         self.wrongs[id(schema)] = (schema, wrong)
         return wrong
 
