@@ -1091,9 +1091,7 @@ class _Writer:
                             store.where, len(batch), exc,
                         )  # fmt: skip
                         with self.lock:
-                            for entry in batch:
-                                self._drop(entry)
-                            self.dropped.update(dropped)
+                            self._give_up(batch, dropped)
                         batch = []
                         break
                 if self._wait_to_retry(batch, dropped):
@@ -1102,6 +1100,14 @@ class _Writer:
                 self.sending = (0, Counter())
                 self.settled += len(batch)
                 self.progress.notify_all()
+
+    def _give_up(self, batch: list[Entry], dropped: Counter[str]) -> None:
+        """Under the lock: `batch` is lost (each entry counted), the drop counts it
+        carried wait for the next batch."""
+        for entry in batch:
+            self._drop(entry)
+        self.dropped.update(dropped)
+        self.sending = (0, Counter())
 
     def _wait_to_retry(self, batch: list[Entry], dropped: Counter[str]) -> bool:
         """Redis did not take `batch`: wait a little before it is sent again. The entries
@@ -1113,10 +1119,7 @@ class _Writer:
             while self.pending and len(self.pending) + len(batch) > cap:
                 self._drop(self.pending.popleft())
             if self.stopping:
-                for entry in batch:
-                    self._drop(entry)
-                self.dropped.update(dropped)
-                self.sending = (0, Counter())
+                self._give_up(batch, dropped)
                 while self.pending:
                     self._drop(self.pending.popleft())
                 log.warning(
