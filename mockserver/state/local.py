@@ -488,8 +488,11 @@ class LocalStore:
             freed = 0
             for session, limit in limits.items():
                 for (size,) in conn.execute(
-                    "DELETE FROM journal WHERE session = ? AND id <= (SELECT id FROM journal "
-                    "WHERE session = ? ORDER BY id DESC LIMIT 1 OFFSET ?) RETURNING size",
+                    # The newest by when they were answered, as listings order them: a
+                    # worker may write an entry answered earlier after a later one.
+                    "DELETE FROM journal WHERE session = ? AND (at, id) <= (SELECT at, id "
+                    "FROM journal WHERE session = ? ORDER BY at DESC, id DESC LIMIT 1 "
+                    "OFFSET ?) RETURNING size",
                     (session, session, limit),
                 ).fetchall():
                     evicted[session] += 1
